@@ -29,10 +29,30 @@ void cli_warn(const char *fmt, ...) BAL_PRINTF(1, 2);
 extern int cli_quiet;
 void cli_info(const char *fmt, ...) BAL_PRINTF(1, 2);
 
+struct cJSON;
+struct bal_load_options;
+struct bal_asset_config;
+
+/* Loader options for one configured asset. */
+void cli_load_options(struct bal_load_options *lo,
+                      const struct bal_asset_config *a);
+
+/* Reads and parses a JSON file; NULL after printing why (exit code in
+ * *code: 3 for a malformed file, 4 when it cannot be read). */
+struct cJSON *cli_read_json(const char *path, int *code);
+
+/* Compares the metrics of `report` with those of the baseline report file
+ * (SPEC §8 check rule). `only` is NULL or a comma-separated list of metric
+ * names. Prints each failure (and a summary unless quiet) and returns
+ * 0 (pass), 1 (regression) or 3 (malformed baseline). */
+int cli_check_report(const struct cJSON *report, const char *baseline,
+                     double rtol, double atol, const char *only, int quiet);
+
 /* One entry per command: src/cli/cmd_<name>.c. argv[0] is "ballast NAME". */
 int cmd_run(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);     /* in cmd_inspect.c */
 
 #endif /* BAL_CLI_H */

@@ -1,14 +1,12 @@
 /* ballast: command dispatch. */
 #include "cli.h"
 
+#include "ballast/version.h"
+
 #include <gsl/gsl_errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#ifndef BAL_VERSION
-#define BAL_VERSION "0.1.0"
-#endif
 
 int cli_quiet;
 

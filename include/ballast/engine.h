@@ -1,0 +1,119 @@
+#ifndef BAL_ENGINE_H
+#define BAL_ENGINE_H
+#include <stdint.h>
+#include <stdio.h>
+#include "ballast/config.h"
+#include "ballast/error.h"
+#include "ballast/loader.h"
+#include "ballast/metrics.h"
+#include "ballast/portfolio.h"
+#include "ballast/rebalance.h"
+#include "ballast/rolling.h"
+#include "ballast/sizer.h"
+
+/* The backtest loop (SPEC §1, §5, §12): timeline -> rolling engine ->
+ * sizer -> rebalancer -> portfolio, one step at a time, then metrics.
+ * Per step the work is O(N) per asset plus O(N^2) for correlations, and
+ * nothing allocates except the trade and weight logs when they grow. */
+
+typedef struct bal_engine_options {
+    size_t n_assets;
+    const char *const *symbols;     /* n, borrowed */
+    const double *bars_per_year;    /* n; NaN = from the class and the
+                                       median spacing of the first bars */
+    const int *crypto;              /* n; non-zero = 365.25-day year */
+    const int *equity;              /* n; non-zero = 252-day year */
+    const double *cost_rate;        /* n; (cost_bps + spread_bps/2) / 1e4 */
+    double fixed_fee;               /* per trade, account currency */
+    double slippage_atr;            /* x ATR per unit traded */
+    int fill_close;                 /* 1 = "close", 0 = "next_open" */
+    double capital;
+    int intersection;               /* calendar "intersection" */
+    int has_start, has_end;
+    int64_t start, end;             /* inclusive, UTC seconds */
+    int late_zero;                  /* late_assets "zero" */
+    bal_rolling_options rolling;
+    bal_sizer_options sizer;
+    bal_rebalance_options rebalance;
+    double min_trade;
+    bal_metrics_options metrics;
+    int curves_all;                 /* weights every step */
+} bal_engine_options;
+
+/* Optional per-bar outputs (`--series`), each "time,symbol,value" or
+ * "time,pair,value" rows written as the loop runs; NULL = not written. */
+typedef struct bal_engine_streams {
+    FILE *atr, *vol, *corr;
+} bal_engine_streams;
+
+typedef struct bal_weight_row {
+    int64_t time;
+    size_t asset;
+    double target, actual;
+} bal_weight_row;
+
+typedef struct bal_asset_result {
+    double avg_weight;      /* mean of v_i / E over the equity rows */
+    double final_weight;    /* v_i / E at the last row */
+    double pnl;             /* final value - sum of trade flows - costs */
+    double costs;
+    double risk_contribution; /* w_i (S w)_i / w'S w at the last row */
+    double realised_vol;    /* annualised sd of its own returns after t0 */
+    double bars_per_year;   /* the annualisation used */
+    size_t trades;
+} bal_asset_result;
+
+typedef struct bal_result {
+    size_t n_assets;
+    size_t n_rows;          /* equity rows, t0 .. last step */
+    int64_t *time;
+    double *equity, *cash, *gross, *net, *drawdown, *dd_mult;
+    bal_weight_row *weights;
+    size_t n_weights, cap_weights;
+    bal_portfolio book;     /* final holdings, every trade, total costs */
+    size_t t0;              /* first timeline step with a row */
+    size_t n_steps;         /* timeline steps */
+    size_t rebalances;      /* initial allocation excluded */
+    size_t by_trigger[BAL_TRIG_COUNT];
+    double turnover;        /* (A/n) sum of half turnovers */
+    double avg_gross, max_gross, time_in_market;
+    int ruined;
+    int date_only;          /* every input timestamp at midnight */
+    bal_asset_result *assets;
+    double *final_corr;     /* n x n, NaN where undefined */
+    bal_metrics metrics;
+} bal_result;
+
+/* Runs the backtest over the loaded series (n_assets of them, in config
+ * order). Under an intersection calendar the series are first restricted
+ * in place to their common timestamps. Caller owns *out: release with
+ * bal_result_release (also after a failure). BAL_EINVAL when nothing can
+ * be traded (e.g. no step after warm-up), BAL_ENUMERIC, BAL_ENOMEM,
+ * BAL_EIO when a stream cannot be written. */
+int bal_engine_run(bal_result *out, const bal_engine_options *opt,
+                   bal_series *const *series,
+                   const bal_engine_streams *streams, bal_error *err);
+void bal_result_release(bal_result *r);
+
+/* Annual bars of a series: D * 86400 / s, s the median spacing of its
+ * first (up to 64) bars, D = 365.25 (crypto), 252 (equity) or 260. */
+double bal_engine_bars_per_year(const bal_series *s, int crypto,
+                                int equity);
+
+/* Engine options built from a config, with the arrays they point to. */
+typedef struct bal_engine_setup {
+    bal_engine_options opt;
+    const char **symbols;
+    double *bars_per_year, *cost_rate, *targets;
+    int *crypto, *equity;
+} bal_engine_setup;
+
+/* Fills *out from a validated config. Features the config selects that
+ * this version does not implement are refused with BAL_ECONFIG naming the
+ * JSON path, never silently ignored. Caller releases with
+ * bal_engine_setup_release (also after a failure). */
+int bal_engine_setup_init(bal_engine_setup *out, const bal_config *c,
+                          bal_error *err);
+void bal_engine_setup_release(bal_engine_setup *s);
+
+#endif /* BAL_ENGINE_H */
