@@ -7,6 +7,10 @@
 
 static int set_v(bal_error *err, int code, const char *path, size_t line,
                  size_t column, const char *fmt, va_list ap)
+    BAL_PRINTF(6, 0);
+
+static int set_v(bal_error *err, int code, const char *path, size_t line,
+                 size_t column, const char *fmt, va_list ap)
 {
     if (!err)
         return code;
