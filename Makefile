@@ -74,7 +74,7 @@ debug:
 
 headertest:
 	@for h in include/ballast/*.h; do \
-	  echo "#include \"$${h#include/}\"" | \
+	  printf '#include "%s"\ntypedef int bal__headertest;\n' "$${h#include/}" | \
 	  $(CC) $(CPPFLAGS) -std=c11 -pedantic -Werror -fsyntax-only -x c - \
 	  || exit 1; done; echo "headertest: all headers compile alone"
 

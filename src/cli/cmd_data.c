@@ -30,7 +30,8 @@ static const char gen_usage[] =
     "  -p, --preset NAME   sample (8 assets: 4 forex, 2 metals, 2 crypto,\n"
     "                      2019-01-01..2024-12-31 daily, seed 42)\n"
     "  -n, --assets N      number of assets (default 8)\n"
-    "  -t, --steps T       calendar bars: days or hours (default 2192)\n"
+    "  -t, --steps T       calendar bars: days or hours (default 2192\n"
+    "                      days, or 52608 hours with --bar 1h)\n"
     "  -b, --bar SIZE      1d (default) or 1h\n"
     "  -s, --seed S        random seed (default 42)\n"
     "      --start DATE    first calendar day, YYYY-MM-DD (default\n"
@@ -81,7 +82,7 @@ static int cmd_gen(int argc, char **argv)
     bal_error err = BAL_ERROR_INIT;
     const char *out = NULL;
     size_t seed;
-    int c;
+    int c, steps_given = 0;
 
     while ((c = getopt_long(argc, argv, "p:n:t:b:s:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -102,6 +103,7 @@ static int cmd_gen(int argc, char **argv)
                 return cli_usage_error("data gen", "--steps: expected a "
                                        "whole number >= 1, got '%s'",
                                        optarg);
+            steps_given = 1;
             break;
         case 'b':
             if (!strcmp(optarg, "1d"))
@@ -140,6 +142,8 @@ static int cmd_gen(int argc, char **argv)
                                argv[optind]);
     if (!out)
         return cli_usage_error("data gen", "-o DIR is required");
+    if (!steps_given && o.bar_seconds == 3600)
+        o.steps *= 24;                  /* the same six years, hourly */
     if (bal_datagen_write(out, &o, &err) < 0)
         return cli_fail(&err);
     cli_info("wrote %zu assets and regimes.csv to %s", o.n_assets, out);

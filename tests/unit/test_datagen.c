@@ -100,7 +100,9 @@ static int exists(const char *dir, const char *name)
     char path[4096];
     struct stat st;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int len = snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+    cr_assert(len > 0 && (size_t)len < sizeof(path), "path too long");
     return stat(path, &st) == 0;
 }
 
