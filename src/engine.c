@@ -620,7 +620,8 @@ static int check_supported(const bal_config *c, bal_error *err)
     size_t i, k;
 
     if (c->sizing.method > BAL_METHOD_INVERSE_VOL)
-        return unsupported(err, "sizing.method", "this method");
+        return unsupported(err, "sizing.method", "this method (use fixed, "
+                           "equal or inverse_vol)");
     if (c->direction.mode != BAL_DIR_LONG)
         return unsupported(err, "direction.mode", "a mode other than long");
     if (c->sizing.drawdown.enabled)

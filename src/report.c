@@ -371,6 +371,14 @@ cJSON *bal_json_add_number(cJSON *obj, const char *key, double x)
     return cJSON_AddRawToObject(obj, key, bal_numfmt(buf, x, "null"));
 }
 
+cJSON *bal_json_add_count(cJSON *obj, const char *key, long long n)
+{
+    char buf[BAL_NUMFMT_LEN];
+
+    snprintf(buf, sizeof(buf), "%lld", n);
+    return cJSON_AddRawToObject(obj, key, buf);
+}
+
 int bal_json_push_number(cJSON *arr, double x)
 {
     char buf[BAL_NUMFMT_LEN];
@@ -391,7 +399,7 @@ static void add_time(cJSON *obj, const char *key, int64_t t, int date_only)
 
 static void add_count(cJSON *obj, const char *key, size_t n)
 {
-    bal_json_add_number(obj, key, (double)n);
+    bal_json_add_count(obj, key, (long long)n);
 }
 
 static cJSON *defects_json(const bal_defects *d)

@@ -63,6 +63,8 @@ cJSON *bal_report_json(const bal_report_input *in, const bal_result *res);
 /* Adds a number to a cJSON object in shortest round-trip form (non-finite
  * -> null). Returns the item or NULL on ENOMEM. */
 cJSON *bal_json_add_number(cJSON *obj, const char *key, double x);
+/* Adds a whole number (a count) as plain digits. */
+cJSON *bal_json_add_count(cJSON *obj, const char *key, long long n);
 /* The same for arrays. */
 int bal_json_push_number(cJSON *arr, double x);
 

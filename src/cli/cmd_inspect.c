@@ -51,8 +51,8 @@ static cJSON *file_json(const char *path, const bal_series *s)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "file", path);
-    bal_json_add_number(o, "rows", (double)s->rows);
-    bal_json_add_number(o, "bars", (double)s->n);
+    bal_json_add_count(o, "rows", (long long)s->rows);
+    bal_json_add_count(o, "bars", (long long)s->n);
     if (s->n) {
         cJSON_AddStringToObject(o, "first",
                                 bal_timefmt(t, s->time[0], s->all_midnight));
@@ -62,7 +62,7 @@ static cJSON *file_json(const char *path, const bal_series *s)
         cJSON_AddNullToObject(o, "first");
         cJSON_AddNullToObject(o, "last");
     }
-    bal_json_add_number(o, "bar_seconds", (double)s->bar_seconds);
+    bal_json_add_count(o, "bar_seconds", (long long)s->bar_seconds);
     {
         char d[2] = { s->delimiter, '\0' };
 
@@ -71,22 +71,20 @@ static cJSON *file_json(const char *path, const bal_series *s)
     cols = cJSON_AddObjectToObject(o, "columns");
     for (k = 0; cols && k < BAL_COL_COUNT; k++)
         if (s->col[k] >= 0)
-            bal_json_add_number(cols, role_names[k], (double)s->col[k]);
+            bal_json_add_count(cols, role_names[k], s->col[k]);
     def = cJSON_AddObjectToObject(o, "defects");
     if (def) {
         const bal_defects *d = &s->defects;
 
-        bal_json_add_number(def, "duplicates", (double)d->duplicates);
-        bal_json_add_number(def, "unsorted", (double)d->unsorted);
-        bal_json_add_number(def, "high_low", (double)d->high_low);
-        bal_json_add_number(def, "open_close_outside",
-                            (double)d->open_close_outside);
-        bal_json_add_number(def, "non_positive", (double)d->non_positive);
-        bal_json_add_number(def, "missing", (double)d->missing);
-        bal_json_add_number(def, "spikes", (double)d->spikes);
-        bal_json_add_number(def, "gaps", (double)d->gaps);
-        bal_json_add_number(def, "time_mismatch",
-                            (double)d->time_mismatch);
+        bal_json_add_count(def, "duplicates", (long long)d->duplicates);
+        bal_json_add_count(def, "unsorted", (long long)d->unsorted);
+        bal_json_add_count(def, "high_low", (long long)d->high_low);
+        bal_json_add_count(def, "open_close_outside", (long long)d->open_close_outside);
+        bal_json_add_count(def, "non_positive", (long long)d->non_positive);
+        bal_json_add_count(def, "missing", (long long)d->missing);
+        bal_json_add_count(def, "spikes", (long long)d->spikes);
+        bal_json_add_count(def, "gaps", (long long)d->gaps);
+        bal_json_add_count(def, "time_mismatch", (long long)d->time_mismatch);
     }
     return o;
 }
@@ -155,6 +153,8 @@ int cmd_inspect(int argc, char **argv)
         if (bal_series_load(&s, argv[optind], &lo, &err) < 0) {
             bal_series_release(&s);
             code = cli_fail(&err);
+            if (err.code == BAL_EIO)
+                code = BAL_EXIT_DATA;   /* an unreadable input file */
             break;
         }
         if (json)

@@ -258,8 +258,11 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
     rc = bal_outdir_commit(od, err);
     if (rc < 0)
         goto done;
-    /* the caller keeps the metrics for --json / --check */
-    *report_out = cJSON_Duplicate(report, 1);
+    /* the caller keeps the report for --json / --check; parsed back from
+     * the text so numbers are numbers, not raw items */
+    *report_out = cJSON_Parse(text);
+    if (!*report_out)
+        rc = bal_error_set(err, BAL_ENOMEM, "out of memory");
 done:
     free(text);
     cJSON_Delete(report);
@@ -306,8 +309,10 @@ int cmd_run(int argc, char **argv)
         cfg.output.curves = strcmp(a.curves, "all") ? BAL_CURVES_REBALANCES
                                                     : BAL_CURVES_ALL;
     rc = bal_engine_setup_init(&es, &cfg, &err);
-    if (rc < 0)
+    if (rc < 0) {
+        snprintf(err.path, sizeof(err.path), "%s", a.config);
         goto fail;
+    }
     series = calloc(cfg.n_assets, sizeof(*series));
     ptrs = calloc(cfg.n_assets, sizeof(*ptrs));
     if (!series || !ptrs) {
@@ -318,8 +323,14 @@ int cmd_run(int argc, char **argv)
         ptrs[i] = &series[i];
     cli_info("loading %zu assets", cfg.n_assets);
     rc = load_all(series, &cfg, &err);
-    if (rc < 0)
-        goto fail;
+    if (rc < 0) {
+        /* an input file that cannot be read is bad input data, not a
+         * runtime failure */
+        code = cli_fail(&err);
+        if (code == BAL_EXIT_RUNTIME && err.code == BAL_EIO)
+            code = BAL_EXIT_DATA;
+        goto done;
+    }
     if (!a.out) {
         snprintf(out_buf, sizeof(out_buf), "out/%s", cfg.name);
         a.out = out_buf;

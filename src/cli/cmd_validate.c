@@ -63,8 +63,12 @@ int cmd_validate(int argc, char **argv)
     }
     memset(&cfg, 0, sizeof(cfg));
     memset(&es, 0, sizeof(es));
-    if (bal_config_load(&cfg, argv[optind], sets, n_sets, &err) < 0
-        || bal_engine_setup_init(&es, &cfg, &err) < 0) {
+    if (bal_config_load(&cfg, argv[optind], sets, n_sets, &err) < 0) {
+        code = cli_fail(&err);
+        goto done;
+    }
+    if (bal_engine_setup_init(&es, &cfg, &err) < 0) {
+        snprintf(err.path, sizeof(err.path), "%s", argv[optind]);
         code = cli_fail(&err);
         goto done;
     }
@@ -76,6 +80,8 @@ int cmd_validate(int argc, char **argv)
         if (bal_series_load(&s, cfg.assets[i].path, &lo, &err) < 0) {
             bal_series_release(&s);
             code = cli_fail(&err);
+            if (err.code == BAL_EIO)
+                code = BAL_EXIT_DATA;   /* an unreadable input file */
             goto done;
         }
         if (!quiet)
