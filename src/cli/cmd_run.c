@@ -209,7 +209,7 @@ static void print_summary(const bal_config *cfg, const bal_result *res,
 static int write_outputs(bal_outdir *od, const bal_config *cfg,
                          bal_series *const *ptrs, const bal_engine_setup *es,
                          const bal_result *res, cJSON **report_out,
-                         bal_error *err)
+                         char **metrics_text, bal_error *err)
 {
     bal_report_input in;
     const char **files = NULL;
@@ -261,7 +261,10 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
     /* the caller keeps the report for --json / --check; parsed back from
      * the text so numbers are numbers, not raw items */
     *report_out = cJSON_Parse(text);
-    if (!*report_out)
+    /* --json prints the metrics with our exact number formatting */
+    *metrics_text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(report,
+                                                                 "metrics"));
+    if (!*report_out || !*metrics_text)
         rc = bal_error_set(err, BAL_ENOMEM, "out of memory");
 done:
     free(text);
@@ -282,6 +285,7 @@ int cmd_run(int argc, char **argv)
     bal_engine_streams streams = { NULL, NULL, NULL };
     bal_error err = BAL_ERROR_INIT;
     cJSON *report = NULL;
+    char *metrics_text = NULL;
     char out_buf[512];
     size_t i;
     int rc, code = BAL_EXIT_OK;
@@ -321,7 +325,7 @@ int cmd_run(int argc, char **argv)
     }
     for (i = 0; i < cfg.n_assets; i++)
         ptrs[i] = &series[i];
-    cli_info("loading %zu assets", cfg.n_assets);
+    cli_info("loading %zu asset%s", cfg.n_assets, cfg.n_assets == 1 ? "" : "s");
     rc = load_all(series, &cfg, &err);
     if (rc < 0) {
         /* an input file that cannot be read is bad input data, not a
@@ -356,16 +360,12 @@ int cmd_run(int argc, char **argv)
                         cfg.output.series ? &streams : NULL, &err);
     if (rc < 0)
         goto fail;
-    rc = write_outputs(od, &cfg, ptrs, &es, &res, &report, &err);
+    rc = write_outputs(od, &cfg, ptrs, &es, &res, &report, &metrics_text,
+                       &err);
     if (rc < 0)
         goto fail;
     if (a.json) {
-        char *text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(report,
-                                                                  "metrics"));
-
-        if (text)
-            puts(text);
-        free(text);
+        puts(metrics_text);
     } else {
         print_summary(&cfg, &res, a.out);
     }
@@ -376,6 +376,7 @@ int cmd_run(int argc, char **argv)
 fail:
     code = cli_fail(&err);
 done:
+    free(metrics_text);
     cJSON_Delete(report);
     bal_outdir_free(od);
     bal_result_release(&res);
