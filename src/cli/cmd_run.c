@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 static const char run_usage[] =
     "usage: ballast run CONFIG [-o DIR] [--set KEY=VALUE]... [--series]\n"
@@ -126,6 +128,26 @@ static int parse_args(struct run_args *a, int argc, char **argv)
         return cli_usage_error("run", "expected exactly one CONFIG file");
     a->config = argv[optind];
     return 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double file_bytes(const bal_config *cfg)
+{
+    struct stat st;
+    double total = 0;
+    size_t i;
+
+    for (i = 0; i < cfg->n_assets; i++)
+        if (stat(cfg->assets[i].path, &st) == 0)
+            total += (double)st.st_size;
+    return total;
 }
 
 /* Loads every asset's series in config order. */
@@ -287,6 +309,7 @@ int cmd_run(int argc, char **argv)
     cJSON *report = NULL;
     char *metrics_text = NULL;
     char out_buf[512];
+    double t_start, t_loaded;
     size_t i;
     int rc, code = BAL_EXIT_OK;
 
@@ -326,6 +349,7 @@ int cmd_run(int argc, char **argv)
     for (i = 0; i < cfg.n_assets; i++)
         ptrs[i] = &series[i];
     cli_info("loading %zu asset%s", cfg.n_assets, cfg.n_assets == 1 ? "" : "s");
+    t_start = now_seconds();
     rc = load_all(series, &cfg, &err);
     if (rc < 0) {
         /* an input file that cannot be read is bad input data, not a
@@ -356,10 +380,16 @@ int cmd_run(int argc, char **argv)
         fputs("time,symbol,value\n", streams.vol);
         fputs("time,pair,value\n", streams.corr);
     }
+    t_loaded = now_seconds();
+    cli_info("loaded %.1f MB in %.3f s (%.0f MB/s)", file_bytes(&cfg) / 1e6,
+             t_loaded - t_start, file_bytes(&cfg) / 1e6 / (t_loaded
+                                                           - t_start));
     rc = bal_engine_run(&res, &es.opt, ptrs,
                         cfg.output.series ? &streams : NULL, &err);
     if (rc < 0)
         goto fail;
+    cli_info("backtest of %zu steps x %zu assets in %.3f s", res.n_steps,
+             cfg.n_assets, now_seconds() - t_loaded);
     rc = write_outputs(od, &cfg, ptrs, &es, &res, &report, &metrics_text,
                        &err);
     if (rc < 0)

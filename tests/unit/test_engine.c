@@ -354,3 +354,72 @@ Test(engine, pnl_contributions_sum_to_the_equity_change)
     bal_result_release(&res);
     free_market(&m);
 }
+
+/* Hand case (issue: fixed weights, monthly rebalancing, 10 bps). Two
+ * assets, targets 0.6 / 0.4, fill at the close, k = 0.001, capital 1000,
+ * four days across a month end:
+ *            01-30  01-31  02-01  02-02
+ *   A close     10     11   12.1     11
+ *   B close     20     19  19.95     21
+ * t0 = 01-30 (nothing to warm up): E0 = 1000 / (1 + k).
+ * 01-31 is the last step of January, so it rebalances. Before trading
+ * vA = 0.6 E0 * 1.1 = 0.66 E0, vB = 0.4 E0 * 0.95 = 0.38 E0, E_pre =
+ * 1.04 E0. A is sold (0.6 E < 0.66 E0), B bought (0.4 E > 0.38 E0):
+ *   E1 = E_pre - k (0.66 E0 - 0.6 E1) - k (0.4 E1 - 0.38 E0)
+ *      = (1.04 - 0.28 k) E0 / (1 - 0.2 k).
+ * 02-01: no rebalance (02-02 is still February): E2 = E1 (0.6 * 1.1 +
+ * 0.4 * 1.05) = 1.08 E1. 02-02 is the last step: E3 = E1 (0.6 + 0.4 *
+ * 21/19). Turnover of the one rebalance: (|dvA| + |dvB|) / (2 E_pre). */
+Test(engine, fixed_weights_monthly_with_costs_by_hand)
+{
+    static const char *const two[2] = { "A", "B" };
+    double ca[4] = { 10, 11, 12.1, 11 }, cb[4] = { 20, 19, 19.95, 21 };
+    double w[2] = { 0.6, 0.4 }, rate[2] = { 0.001, 0.001 };
+    double bpy[2] = { NAN, NAN };
+    int zero2[2] = { 0, 0 };
+    int64_t t[4];
+    bal_series s[2];
+    bal_series *p[2] = { &s[0], &s[1] };
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    double k = 0.001, e0 = 1000 / (1 + k), e1, pre, dva, dvb;
+    size_t i;
+
+    for (i = 0; i < 4; i++)
+        t[i] = (bal_days_from_civil(2024, 1, 30) + (int64_t)i) * 86400;
+    memset(s, 0, sizeof(s));
+    cr_assert_eq(bal_series_from_arrays(&s[0], t, ca, ca, ca, ca, 4, &err),
+                 0);
+    cr_assert_eq(bal_series_from_arrays(&s[1], t, cb, cb, cb, cb, 4, &err),
+                 0);
+    o.n_assets = 2;
+    o.symbols = two;
+    o.bars_per_year = bpy;
+    o.crypto = zero2;
+    o.equity = zero2;
+    o.cost_rate = rate;
+    o.sizer.targets = w;
+    o.capital = 1000;
+    cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
+    pre = 1.04 * e0;
+    e1 = (1.04 - 0.28 * k) * e0 / (1 - 0.2 * k);
+    cr_assert_eq(res.n_rows, 4);
+    assert_rel(res.equity[0], e0, 1e-15);
+    assert_rel(res.equity[1], e1, 1e-14);
+    assert_rel(res.equity[2], 1.08 * e1, 1e-14);
+    assert_rel(res.equity[3], e1 * (0.6 + 0.4 * 21.0 / 19.0), 1e-14);
+    cr_assert_eq(res.rebalances, 1);
+    cr_assert_eq(res.book.n_trades, 4);
+    assert_rel(res.book.total_costs, (1000 - e0) + (pre - e1), 1e-11);
+    dva = 0.66 * e0 - 0.6 * e1;
+    dvb = 0.4 * e1 - 0.38 * e0;
+    /* A = round(3 * 365.25 * 86400 / (3 * 86400)) = 365 periods a year */
+    cr_assert_eq(res.metrics.periods_per_year, 365);
+    assert_rel(res.turnover, 365.0 / 3 * (dva + dvb) / (2 * pre), 1e-12);
+    assert_rel(res.metrics.total_return, (0.6 + 0.4 * 21.0 / 19.0)
+               * e1 / e0 - 1, 1e-13);
+    bal_result_release(&res);
+    bal_series_release(&s[0]);
+    bal_series_release(&s[1]);
+}
