@@ -1,6 +1,6 @@
 #ifndef BAL_CONFIG_H
 #define BAL_CONFIG_H
-#include "ballast/asset.h"    /* bal_asset_class, bal_duplicates, bal_bad_bars */
+#include "ballast/asset.h"      /* class, duplicates, bad_bars enums */
 #include "ballast/error.h"              /* brings <stddef.h> */
 
 #include <stdint.h>
@@ -340,7 +340,9 @@ int bal_config_load(bal_config *out, const char *path,
 
 /* Same as bal_config_load from the NUL-terminated `text`. `name` (NULL:
  * "config") goes into err->path; `base_dir` (NULL or "": the current
- * directory) is the directory relative files resolve against. */
+ * directory) is the directory relative files resolve against. Neither
+ * function keeps global state, but cJSON's parser resets cJSON's global
+ * error pointer on every call: call them from one thread at a time. */
 int bal_config_parse(bal_config *out, const char *text, const char *name,
                      const char *base_dir, const char *const *sets,
                      size_t n_sets, bal_error *err);
@@ -355,21 +357,24 @@ void bal_config_release(bal_config *c);
  * duplicates/bad_bars/spike_k/spike_repair after the asset keys, tz_offset
  * as "+hh:mm", dates as "YYYY-MM-DD" when given date-only, else
  * "YYYY-MM-DDTHH:MM:SSZ"; NaN options as null). Files appear as written,
- * not resolved. Numbers are raw items in shortest round-trip form, so
- * bal_config_parse of the printed object gives back an identical struct.
+ * not resolved. Numbers are raw items in shortest round-trip form
+ * (bal_numfmt; counts as plain integers), so bal_config_parse of the
+ * printed object gives back an identical struct.
  * Returns NULL on ENOMEM. */
 struct cJSON *bal_config_to_json(const bal_config *c);
 
-/* The index of `symbol` in c->assets (exact match), or -1. */
+/* The index of `symbol` in c->assets (exact match, O(n_assets)), or -1. */
 long bal_config_asset_index(const bal_config *c, const char *symbol);
 
 /* Applies one override "KEY=VALUE" to a parsed config tree. KEY is a
  * dotted path ("sizing.target_vol"); a segment may carry array indices
  * ("data.assets[1].file"), and after an array of objects a segment naming
  * the element's "symbol" picks that element ("data.assets.EURUSD.cost_bps";
- * symbols containing dots are matched longest first). VALUE is parsed as
- * JSON; if it is not valid JSON it is taken as a string. Missing or null
- * intermediate objects are created; the last segment is replaced or added.
+ * symbols containing dots are matched longest first; so is an existing
+ * member whose name holds dots, as in "sizing.targets.BRK.B"). VALUE is
+ * parsed as JSON; if it is not valid JSON it is taken as a string. Missing
+ * or null intermediate objects are created; the last segment is replaced
+ * or added.
  * The key names are not checked here: validation (bal_config_parse) does
  * that. Returns 0, BAL_ECONFIG with err->msg "--set KEY: what is wrong" and
  * an empty err->path (no '=', empty segment, bad index, no element with

@@ -328,8 +328,12 @@ int cmd_run(int argc, char **argv)
         return rc < 0 ? BAL_EXIT_OK : rc;
     }
     rc = bal_config_load(&cfg, a.config, a.sets, a.n_sets, &err);
-    if (rc < 0)
-        goto fail;
+    if (rc < 0) {
+        code = cli_fail(&err);
+        if (err.code == BAL_EIO)
+            code = BAL_EXIT_USAGE;      /* a config that cannot be read */
+        goto done;
+    }
     if (a.series)
         cfg.output.series = 1;
     if (a.curves)

@@ -65,6 +65,8 @@ int cmd_validate(int argc, char **argv)
     memset(&es, 0, sizeof(es));
     if (bal_config_load(&cfg, argv[optind], sets, n_sets, &err) < 0) {
         code = cli_fail(&err);
+        if (err.code == BAL_EIO)
+            code = BAL_EXIT_USAGE;      /* a config that cannot be read */
         goto done;
     }
     if (bal_engine_setup_init(&es, &cfg, &err) < 0) {

@@ -48,6 +48,9 @@ static const char *fmt_err(const bal_error *e)
 #define ASSETS2 "'data':{'assets':[{'symbol':'EURUSD','file':'e.csv'}," \
                 "{'symbol':'GBPUSD','file':'g.csv'}]}"
 #define MIN2 "{" ASSETS2 "}"
+/* U+00E9 (2 bytes in UTF-8) once and five times */
+#define E1 "\xc3\xa9"
+#define E5 E1 E1 E1 E1 E1
 
 /* ---- defaults ------------------------------------------------------ */
 
@@ -636,12 +639,9 @@ Test(config, offending_values_are_rendered_compactly)
           "abcdefghijkl\xc3\xa9xyz'}}", NULL, NULL,
           "config.json: sizing.target_vol: expected a number > 0, got "
           "\"abcdefghijklmnopqrstuvwxyzabcdefghijkl...\"" },
-        { "{" ASSETS2 ",'sizing':{'target_vol':{'kk':'"
-          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9'}}}", NULL, NULL,
-          "config.json: sizing.target_vol: expected a number > 0, got "
-          "{\"kk\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9..." },
+        { "{" ASSETS2 ",'sizing':{'target_vol':{'kk':'" E5 E5 E5 E5 "'}}}",
+          NULL, NULL, "config.json: sizing.target_vol: expected a number > "
+          "0, got {\"kk\":\"" E5 E5 E5 E1 "..." },
         /* JSON: unformatted, cut after 40 bytes */
         { "{" ASSETS2 ",'sizing':{'target_vol':{'a':[1,2,3,4,5,6,7,8,9,10,"
           "11,12,13,14,15,16]}}}", NULL, NULL,
