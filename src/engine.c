@@ -14,43 +14,50 @@
 
 /* Per-run scratch, sized once so the step loop never allocates. */
 struct work {
-    size_t n;
+    size_t n, n_series;
     unsigned char *has_bar, *warm, *was_warm, *trade, *fresh;
     double *high, *low, *close;
     double *vol_ann, *corr, *target, *target_last, *w, *rate, *sizer_work;
     double *bpy, *rv_sum, *rv_sq, *wsum;
     size_t *rv_n;
+    double *local;          /* n: last close in the quote currency */
+    double *lastc;          /* n_series: last close of every series */
+    double *dir;            /* n: direction at the decision */
+    double *closes;         /* n x dir_cap ring buffers (trend) */
+    size_t dir_cap, *dir_n;
+    size_t *sig_next;       /* n: next signal index */
+    double *sig_value;      /* n: signal in force */
+    double *sigma_last, *corr_last, *fresh_target;
+    double *shadow_units;
+    double shadow_cash;
+    double mult_last;       /* governor multiplier at the last rebalance */
 };
 
 static void work_free(struct work *k)
 {
-    free(k->has_bar);
-    free(k->warm);
-    free(k->was_warm);
-    free(k->trade);
-    free(k->fresh);
-    free(k->high);
-    free(k->low);
-    free(k->close);
-    free(k->vol_ann);
-    free(k->corr);
-    free(k->target);
-    free(k->target_last);
-    free(k->w);
-    free(k->rate);
-    free(k->sizer_work);
-    free(k->bpy);
-    free(k->rv_sum);
-    free(k->rv_sq);
-    free(k->wsum);
-    free(k->rv_n);
+    void *p[] = { k->has_bar, k->warm, k->was_warm, k->trade, k->fresh,
+                  k->high, k->low, k->close, k->vol_ann, k->corr, k->target,
+                  k->target_last, k->w, k->rate, k->sizer_work, k->bpy,
+                  k->rv_sum, k->rv_sq, k->wsum, k->rv_n, k->local, k->lastc,
+                  k->dir, k->closes, k->dir_n, k->sig_next, k->sig_value,
+                  k->sigma_last, k->corr_last, k->fresh_target,
+                  k->shadow_units };
+    size_t i;
+
+    for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+        free(p[i]);
 }
 
-static int work_alloc(struct work *k, size_t n)
+static int work_alloc(struct work *k, size_t n, size_t n_series,
+                      size_t dir_cap)
 {
+    size_t i;
+
     memset(k, 0, sizeof(*k));
     k->n = n;
-    k->has_bar = calloc(n, 1);
+    k->n_series = n_series;
+    k->dir_cap = dir_cap;
+    k->has_bar = calloc(n_series, 1);
     k->warm = calloc(n, 1);
     k->was_warm = calloc(n, 1);
     k->trade = calloc(n, 1);
@@ -70,11 +77,35 @@ static int work_alloc(struct work *k, size_t n)
     k->rv_sq = calloc(n, sizeof(double));
     k->wsum = calloc(n, sizeof(double));
     k->rv_n = calloc(n, sizeof(size_t));
-    return k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
-           && k->high
-           && k->low && k->close && k->vol_ann && k->corr && k->target
-           && k->target_last && k->w && k->rate && k->sizer_work && k->bpy
-           && k->rv_sum && k->rv_sq && k->wsum && k->rv_n;
+    k->local = calloc(n, sizeof(double));
+    k->lastc = calloc(n_series, sizeof(double));
+    k->dir = calloc(n, sizeof(double));
+    k->closes = calloc(n * (dir_cap ? dir_cap : 1), sizeof(double));
+    k->dir_n = calloc(n, sizeof(size_t));
+    k->sig_next = calloc(n, sizeof(size_t));
+    k->sig_value = calloc(n, sizeof(double));
+    k->sigma_last = calloc(n, sizeof(double));
+    k->corr_last = calloc(n * n, sizeof(double));
+    k->fresh_target = calloc(n, sizeof(double));
+    k->shadow_units = calloc(n, sizeof(double));
+    if (!(k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
+          && k->high && k->low && k->close && k->vol_ann && k->corr
+          && k->target && k->target_last && k->w && k->rate
+          && k->sizer_work && k->bpy && k->rv_sum && k->rv_sq && k->wsum
+          && k->rv_n && k->local && k->lastc && k->dir && k->closes
+          && k->dir_n && k->sig_next && k->sig_value && k->sigma_last
+          && k->corr_last && k->fresh_target && k->shadow_units))
+        return 0;
+    for (i = 0; i < n_series; i++)
+        k->lastc[i] = NAN;
+    for (i = 0; i < n; i++) {
+        k->local[i] = NAN;
+        k->sigma_last[i] = NAN;
+    }
+    for (i = 0; i < n * n; i++)
+        k->corr_last[i] = NAN;
+    k->mult_last = 1;
+    return 1;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -105,13 +136,115 @@ static unsigned needs(const bal_engine_options *o)
 {
     unsigned need = 0;
 
-    if (o->sizer.method == BAL_SIZE_INVERSE_VOL || !isnan(o->sizer.target_vol))
+    if (o->sizer.method == BAL_SIZE_INVERSE_VOL || !isnan(o->sizer.target_vol)
+        || !isnan(o->rebalance.vol_shift))
         need |= BAL_ROLLING_NEED_VOL;
-    if (!isnan(o->sizer.target_vol) && o->n_assets > 1)
+    if ((!isnan(o->sizer.target_vol) || !isnan(o->rebalance.corr_shift))
+        && o->n_assets > 1)
         need |= BAL_ROLLING_NEED_CORR;
     if (o->slippage_atr > 0)
         need |= BAL_ROLLING_NEED_ATR;
     return need;
+}
+
+/* Bars of its own an asset needs before its trend direction is defined. */
+static size_t trend_bars(const bal_engine_options *o)
+{
+    if (o->direction != BAL_DIRECTION_TREND)
+        return 0;
+    return o->slow ? o->slow : o->lookback + 1;
+}
+
+/* Records asset i's close in its ring buffer of recent closes. */
+static void push_close(struct work *k, size_t i, double c)
+{
+    if (!k->dir_cap)
+        return;
+    k->closes[i * k->dir_cap + k->dir_n[i] % k->dir_cap] = c;
+    k->dir_n[i]++;
+}
+
+/* The close `back` bars before asset i's latest (0 = latest). */
+static double close_back(const struct work *k, size_t i, size_t back)
+{
+    return k->closes[i * k->dir_cap + (k->dir_n[i] - 1 - back) % k->dir_cap];
+}
+
+static double mean_closes(const struct work *k, size_t i, size_t m)
+{
+    double sum = 0;
+    size_t j;
+
+    for (j = 0; j < m; j++)
+        sum += close_back(k, i, j);
+    return sum / (double)m;
+}
+
+static double sign_of(double x)
+{
+    return x > 0 ? 1 : x < 0 ? -1 : 0;
+}
+
+/* d_i for the decision at `now` (SPEC §4.1); signals up to `now` only. */
+static void directions(struct work *k, const bal_engine_options *o,
+                       int64_t now)
+{
+    size_t i;
+
+    for (i = 0; i < o->n_assets; i++) {
+        switch (o->direction) {
+        case BAL_DIRECTION_TREND:
+            if (k->dir_n[i] < trend_bars(o))
+                k->dir[i] = 0;
+            else if (o->slow)
+                k->dir[i] = sign_of(mean_closes(k, i, o->fast)
+                                    - mean_closes(k, i, o->slow));
+            else
+                k->dir[i] = sign_of(close_back(k, i, 0)
+                                    - close_back(k, i, o->lookback));
+            break;
+        case BAL_DIRECTION_SIGNALS: {
+            const bal_signals *sg = o->signals;
+
+            while (k->sig_next[i] < sg->count[i]
+                   && sg->time[i][k->sig_next[i]] <= now)
+                k->sig_value[i] = sg->value[i][k->sig_next[i]++];
+            k->dir[i] = k->sig_value[i];
+            break;
+        }
+        default:
+            k->dir[i] = 1;
+        }
+    }
+}
+
+/* The account-currency value of one unit of quote currency for asset i,
+ * from the last closes of its conversion series (1 without conversion). */
+static double fx_rate(const struct work *k, const bal_engine_options *o,
+                      size_t i)
+{
+    double r = 1;
+
+    if (!o->fx_leg1)
+        return 1;
+    if (o->fx_leg1[i] >= 0)
+        r *= o->fx_inv1[i] ? 1 / k->lastc[o->fx_leg1[i]]
+                           : k->lastc[o->fx_leg1[i]];
+    if (o->fx_leg2[i] >= 0)
+        r *= o->fx_inv2[i] ? 1 / k->lastc[o->fx_leg2[i]]
+                           : k->lastc[o->fx_leg2[i]];
+    return r;
+}
+
+/* Rounds units toward zero to a whole number of lots. */
+static double round_lots(const bal_engine_options *o, size_t i, double u)
+{
+    double lot;
+
+    if (!o->lot_size || isnan(o->lot_size[i]))
+        return u;
+    lot = o->lot_size[i];
+    return trunc(u / lot) * lot;
 }
 
 static int fail_io(bal_error *err)
@@ -213,7 +346,37 @@ static void fill_stats(struct work *k, const bal_rolling *r, size_t n)
     }
 }
 
-/* Decides and executes a rebalance at the close of step t. Returns 1 when
+/* Target weights from the statistics up to now: direction x allocation
+ * x overlays (SPEC §4), times the governor's multiplier. */
+static int compute_targets(double *out, struct work *k,
+                           const bal_engine_options *o, const bal_rolling *r,
+                           int64_t now, double mult, bal_error *err)
+{
+    bal_sizer_options so = o->sizer;
+
+    fill_stats(k, r, o->n_assets);
+    directions(k, o, now);
+    so.direction = k->dir;
+    so.multiplier = mult;
+    return bal_sizer_targets(out, &so, o->n_assets, k->vol_ann, k->corr,
+                             k->warm, k->sizer_work, err);
+}
+
+/* Remembers what the shift triggers compare against. */
+static void remember_state(struct work *k, const bal_rolling *r, size_t n,
+                           double mult)
+{
+    size_t i, j;
+
+    for (i = 0; i < n; i++) {
+        k->sigma_last[i] = bal_rolling_vol(r, i);
+        for (j = 0; j < n; j++)
+            k->corr_last[i * n + j] = i == j ? NAN : k->corr[i * n + j];
+    }
+    k->mult_last = mult;
+}
+
+/* Executes a rebalance to k->target at the close of step t. Returns 1 when
  * something traded or was ordered, 0 when min_trade skipped everything. */
 static int rebalance(bal_result *res, const bal_engine_options *o,
                      struct work *k, const bal_rolling *r, int64_t now,
@@ -224,11 +387,6 @@ static int rebalance(bal_result *res, const bal_engine_options *o,
     double e = bal_portfolio_equity(p), e_post;
     int rc;
 
-    fill_stats(k, r, n);
-    rc = bal_sizer_targets(k->target, &o->sizer, n, k->vol_ann, k->corr,
-                           k->warm, k->sizer_work, err);
-    if (rc < 0)
-        return rc;
     actual_weights(k->w, p, e);
     for (i = 0; i < n; i++) {
         double dw = fabs(k->target[i] - k->w[i]);
@@ -239,15 +397,16 @@ static int rebalance(bal_result *res, const bal_engine_options *o,
         k->rate[i] = o->cost_rate[i];
         if (o->slippage_atr > 0)
             k->rate[i] += o->slippage_atr * bal_rolling_atr(r, i)
-                          / p->price[i];
+                          / k->local[i];
     }
     if (moved == 0)
         return 0;
-    if (o->fill_close) {
+    if (o->fill_close && !o->lot_size) {
         for (i = 0; i < n; i++)
             k->fresh[i] = k->trade[i] && k->has_bar[i];
-        rc = bal_portfolio_fill_close(p, &e_post, k->target, k->fresh, k->rate,
-                                      o->fixed_fee, now, triggers, err);
+        rc = bal_portfolio_fill_close(p, &e_post, k->target, k->fresh,
+                                      k->rate, o->fixed_fee, now, triggers,
+                                      err);
         if (rc < 0)
             return rc;
         for (i = 0; i < n; i++)
@@ -255,10 +414,20 @@ static int rebalance(bal_result *res, const bal_engine_options *o,
                 bal_portfolio_order(p, i, k->target[i] * e_post / p->price[i],
                                     now, e_post, triggers);
     } else {
-        for (i = 0; i < n; i++)
-            if (k->trade[i])
-                bal_portfolio_order(p, i, k->target[i] * e / p->price[i],
-                                    now, e, triggers);
+        for (i = 0; i < n; i++) {
+            if (!k->trade[i])
+                continue;
+            bal_portfolio_order(p, i, round_lots(o, i, k->target[i] * e
+                                                           / p->price[i]),
+                                now, e, triggers);
+            /* with lots, a close fill is an order filled at once */
+            if (o->fill_close && k->has_bar[i]) {
+                rc = bal_portfolio_fill_order(p, i, p->price[i], k->rate[i],
+                                              o->fixed_fee, now, err);
+                if (rc < 0)
+                    return rc;
+            }
+        }
     }
     for (i = 0; i < n; i++)
         k->target_last[i] = k->target[i];
@@ -384,31 +553,129 @@ static int date_only_inputs(bal_series *const *series, size_t n)
     return 1;
 }
 
+/* Triggers at the close of step t > t0 (SPEC §5), before cooldown. */
+static unsigned find_triggers(bal_result *res, const bal_engine_options *o,
+                              struct work *k, const bal_rolling *r,
+                              const bal_timeline *tl, size_t t, double e,
+                              double mult, bal_error *err, int *rc)
+{
+    const bal_rebalance_options *ro = &o->rebalance;
+    size_t i, n = o->n_assets;
+    unsigned trig = 0;
+
+    *rc = BAL_OK;
+    if (bal_schedule_due(ro, t, res->t0, tl->time[t], tl->time[t + 1]))
+        trig |= BAL_TRIG_SCHEDULE;
+    if (bal_portfolio_pending(&res->book) == 0) {
+        actual_weights(k->w, &res->book, e);
+        trig |= bal_drift_triggers(ro, k->w, k->target_last, n);
+    }
+    if (o->late_zero)
+        for (i = 0; i < n; i++)
+            if (k->warm[i] && !k->was_warm[i])
+                trig |= BAL_TRIG_UNIVERSE;
+    if (!isnan(ro->vol_shift)) {
+        for (i = 0; i < n; i++)
+            k->fresh_target[i] = bal_rolling_vol(r, i);
+        if (bal_max_rel_change(k->fresh_target, k->sigma_last, n)
+            > ro->vol_shift)
+            trig |= BAL_TRIG_VOL_SHIFT;
+    }
+    if (!isnan(ro->corr_shift)) {
+        double worst = 0;
+        size_t j;
+
+        for (i = 0; i < n; i++)
+            for (j = i + 1; j < n; j++) {
+                double now = bal_rolling_corr(r, i, j);
+                double was = k->corr_last[i * n + j];
+
+                if (isfinite(now) && isfinite(was) && fabs(now - was) > worst)
+                    worst = fabs(now - was);
+            }
+        if (worst > ro->corr_shift)
+            trig |= BAL_TRIG_CORR_SHIFT;
+    }
+    if (!isnan(ro->target_shift) && (t - res->t0) % ro->target_check == 0) {
+        *rc = compute_targets(k->fresh_target, k, o, r, tl->time[t], mult,
+                              err);
+        if (*rc < 0)
+            return 0;
+        if (bal_max_abs_change(k->fresh_target, k->target_last, n)
+            > ro->target_shift)
+            trig |= BAL_TRIG_TARGET_SHIFT;
+    }
+    if (!isnan(ro->drawdown_step) && fabs(mult - k->mult_last)
+        > ro->drawdown_step)
+        trig |= BAL_TRIG_DRAWDOWN_STEP;
+    return trig;
+}
+
+static double shadow_equity(const struct work *k, const bal_portfolio *p)
+{
+    double e = k->shadow_cash;
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        if (k->shadow_units[i] != 0)
+            e += k->shadow_units[i] * p->price[i];
+    return e;
+}
+
+/* The governor's multiplier for this step; on a halt the shadow book
+ * takes the last pre-halt targets at the current marks. */
+static double govern(bal_governor *g, struct work *k,
+                     const bal_portfolio *p, double e, unsigned *trig)
+{
+    double m;
+    int event;
+    size_t i;
+
+    m = bal_governor_step(g, e, shadow_equity(k, p), &event);
+    if (event > 0) {
+        k->shadow_cash = e;
+        for (i = 0; i < p->n; i++) {
+            k->shadow_units[i] = k->target_last[i] * e / p->price[i];
+            k->shadow_cash -= k->target_last[i] * e;
+        }
+        *trig |= BAL_TRIG_HALT;
+    } else if (event < 0) {
+        *trig |= BAL_TRIG_RESUME;
+    }
+    return m;
+}
+
 int bal_engine_run(bal_result *res, const bal_engine_options *o,
                    bal_series *const *series,
                    const bal_engine_streams *streams, bal_error *err)
 {
     bal_timeline tl;
     bal_rolling *roll = NULL;
+    bal_governor gov;
     struct work k;
     size_t n = o->n_assets, t, i, last, t_last = 0;
+    size_t n_series = o->n_series ? o->n_series : n;
+    size_t tb = trend_bars(o);
     int have_t0 = 0, rc;
     unsigned need = needs(o);
-    double peak = 0;
+    double peak = 0, mult = 1;
 
     memset(res, 0, sizeof(*res));
     memset(&tl, 0, sizeof(tl));
-    if (!work_alloc(&k, n)) {
+    if (!work_alloc(&k, n, n_series, tb)) {
         rc = bal_error_set(err, BAL_ENOMEM, "out of memory");
         goto done;
     }
+    if (o->governor)
+        bal_governor_init(&gov, &o->gov);
     if (o->intersection) {
         rc = bal_timeline_intersect(series, n, err);
         if (rc < 0)
             goto done;
     }
-    res->date_only = date_only_inputs(series, n);
-    rc = bal_timeline_build(&tl, (const bal_series *const *)series, n, err);
+    res->date_only = date_only_inputs(series, n_series);
+    rc = bal_timeline_build(&tl, (const bal_series *const *)series,
+                            n_series, err);
     if (rc < 0)
         goto done;
     rc = bal_rolling_new(&roll, n, &o->rolling, err);
@@ -421,13 +688,11 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     if (rc < 0)
         goto done;
     res->n_steps = tl.n_steps;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         k.bpy[i] = o->bars_per_year && !isnan(o->bars_per_year[i])
                        ? o->bars_per_year[i]
                        : bal_engine_bars_per_year(series[i], o->crypto[i],
                                                   o->equity[i]);
-        k.target_last[i] = 0;
-    }
     /* last = the final step inside [start, end]; no rebalance there */
     last = o->has_end ? bal_timeline_lower_bound(&tl, o->end + 1)
                       : tl.n_steps;
@@ -439,13 +704,14 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     last--;
 
     for (t = 0; t <= last; t++) {
-        const int32_t *bars = &tl.bar[t * n];
+        const int32_t *bars = &tl.bar[t * n_series];
         int64_t now = tl.time[t];
         unsigned triggers = 0;
         int traded = 0;
         double e;
 
-        /* 1. orders fill at the open of each asset's own next bar */
+        /* 1. orders fill at the open of each asset's own next bar, at the
+         *    last known FX rate */
         for (i = 0; i < n; i++) {
             const bal_series *s = series[i];
             int32_t b = bars[i];
@@ -457,31 +723,39 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             k.high[i] = s->high ? s->high[b] : NAN;
             k.low[i] = s->low ? s->low[b] : NAN;
             if (have_t0 && !isnan(res->book.order[i])) {
-                double px = s->open ? s->open[b] : s->close[b];
+                double local = s->open ? s->open[b] : s->close[b];
                 double rate = o->cost_rate[i];
 
                 if (o->slippage_atr > 0)
-                    rate += o->slippage_atr * bal_rolling_atr(roll, i) / px;
-                rc = bal_portfolio_fill_order(&res->book, i, px, rate,
-                                              o->fixed_fee, now, err);
+                    rate += o->slippage_atr * bal_rolling_atr(roll, i)
+                            / local;
+                rc = bal_portfolio_fill_order(&res->book, i,
+                                              local * fx_rate(&k, o, i),
+                                              rate, o->fixed_fee, now, err);
                 if (rc < 0)
                     goto done;
             }
         }
         /* 2. the close: marks and statistics up to and including t */
+        for (i = 0; i < n_series; i++)
+            if (bars[i] >= 0)
+                k.lastc[i] = series[i]->close[bars[i]];
         for (i = 0; i < n; i++) {
-            if (!k.has_bar[i])
-                continue;
-            if (have_t0 && !isnan(res->book.price[i])) {
-                double rt = o->rolling.simple_returns
-                                ? k.close[i] / res->book.price[i] - 1
-                                : log(k.close[i] / res->book.price[i]);
+            if (k.has_bar[i]) {
+                if (have_t0 && !isnan(k.local[i])) {
+                    double rt = o->rolling.simple_returns
+                                    ? k.close[i] / k.local[i] - 1
+                                    : log(k.close[i] / k.local[i]);
 
-                k.rv_sum[i] += rt;
-                k.rv_sq[i] += rt * rt;
-                k.rv_n[i]++;
+                    k.rv_sum[i] += rt;
+                    k.rv_sq[i] += rt * rt;
+                    k.rv_n[i]++;
+                }
+                k.local[i] = k.close[i];
+                push_close(&k, i, k.close[i]);
             }
-            res->book.price[i] = k.close[i];
+            if (!isnan(k.local[i]))
+                res->book.price[i] = k.local[i] * fx_rate(&k, o, i);
         }
         bal_rolling_step(roll, k.has_bar, k.high, k.low, k.close);
         if (streams) {
@@ -496,7 +770,8 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         for (i = 0; i < n; i++) {
             k.was_warm[i] = k.warm[i];
             k.warm[i] = !isnan(res->book.price[i])
-                        && bal_rolling_warm(roll, i, need);
+                        && bal_rolling_warm(roll, i, need)
+                        && k.dir_n[i] >= tb;
         }
         if (!have_t0) {
             size_t n_warm = 0;
@@ -515,24 +790,22 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             res->book.cash = 0;
             res->ruined = 1;
         }
+        if (o->governor && !res->ruined)
+            mult = govern(&gov, &k, &res->book, e, &triggers);
         /* 4. the decision at the close of t */
-        if (!triggers && !res->ruined && t < last) {
-            if (bal_schedule_due(&o->rebalance, t, res->t0, now,
-                                 tl.time[t + 1]))
-                triggers |= BAL_TRIG_SCHEDULE;
-            if (bal_portfolio_pending(&res->book) == 0) {
-                actual_weights(k.w, &res->book, e);
-                triggers |= bal_drift_triggers(&o->rebalance, k.w,
-                                               k.target_last, n);
-            }
-            if (o->late_zero)
-                for (i = 0; i < n; i++)
-                    if (k.warm[i] && !k.was_warm[i])
-                        triggers |= BAL_TRIG_UNIVERSE;
+        if (!(triggers & BAL_TRIG_INITIAL) && !res->ruined && t < last) {
+            triggers |= find_triggers(res, o, &k, roll, &tl, t, e, mult,
+                                      err, &rc);
+            if (rc < 0)
+                goto done;
             if (t - t_last < o->rebalance.cooldown)
-                triggers = 0;
+                triggers &= BAL_TRIG_HALT | BAL_TRIG_RESUME;
         }
-        if (triggers) {
+        if (triggers && !res->ruined && (t < last
+                                         || (triggers & BAL_TRIG_INITIAL))) {
+            rc = compute_targets(k.target, &k, o, roll, now, mult, err);
+            if (rc < 0)
+                goto done;
             rc = rebalance(res, o, &k, roll, now, triggers, err);
             if (rc < 0)
                 goto done;
@@ -543,13 +816,16 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
                 for (b = 0; b < BAL_TRIG_COUNT; b++)
                     res->by_trigger[b] += (triggers >> b) & 1u;
             }
-            if (rc > 0)
+            if (rc > 0) {
                 t_last = t;
+                remember_state(&k, roll, n, mult);
+            }
             traded = rc > 0;
         }
         rc = record_row(res, o, &k, now, &peak, err);
         if (rc < 0)
             goto done;
+        res->dd_mult[res->n_rows - 1] = mult;
         if (traded && !o->curves_all) {
             for (i = 0; i < n; i++) {
                 rc = push_weight(res, now, i, k.target_last[i], k.w[i], err);
@@ -617,57 +893,81 @@ static int unsupported(bal_error *err, const char *path, const char *what)
  * with a feature silently switched off. */
 static int check_supported(const bal_config *c, bal_error *err)
 {
-    size_t i, k;
-
     if (c->sizing.method > BAL_METHOD_INVERSE_VOL)
         return unsupported(err, "sizing.method", "this method (use fixed, "
                            "equal or inverse_vol)");
-    if (c->direction.mode != BAL_DIR_LONG)
-        return unsupported(err, "direction.mode", "a mode other than long");
-    if (c->sizing.drawdown.enabled)
-        return unsupported(err, "sizing.drawdown", "the drawdown governor");
     if (c->sizing.regime_scale.trending != 1 || c->sizing.regime_scale.ranging
         != 1 || c->sizing.regime_scale.shock != 1)
         return unsupported(err, "sizing.regime_scale", "regime scaling");
     if (!isnan(c->sizing.cluster_risk_cap))
         return unsupported(err, "sizing.cluster_risk_cap", "a cluster cap");
-    for (k = 0; k < BAL_N_CLASSES; k++)
-        if (!isnan(c->sizing.class_caps[k]))
-            return unsupported(err, "sizing.class_caps", "class caps");
     if (c->engine.shrinkage_ledoit_wolf || c->engine.shrinkage != 0)
         return unsupported(err, "engine.shrinkage", "shrinkage");
     if (c->engine.stress_blend != 0)
         return unsupported(err, "engine.stress_blend", "stress blending");
-    if (!isnan(c->rebalance.vol_shift))
-        return unsupported(err, "rebalance.vol_shift", "this trigger");
-    if (!isnan(c->rebalance.corr_shift))
-        return unsupported(err, "rebalance.corr_shift", "this trigger");
-    if (!isnan(c->rebalance.target_shift))
-        return unsupported(err, "rebalance.target_shift", "this trigger");
     if (c->rebalance.regime_change)
         return unsupported(err, "rebalance.regime_change", "this trigger");
-    if (!isnan(c->rebalance.drawdown_step))
-        return unsupported(err, "rebalance.drawdown_step", "this trigger");
     if (c->execution.cash_rate != 0)
         return unsupported(err, "execution.cash_rate", "interest on cash");
     if (c->execution.borrow_rate != 0)
         return unsupported(err, "execution.borrow_rate", "borrow costs");
     if (c->data.benchmark)
         return unsupported(err, "data.benchmark", "a benchmark");
-    for (i = 0; i < c->n_assets; i++) {
-        const bal_asset_config *a = &c->assets[i];
-        char path[64];
-
-        if (strcmp(a->quote, c->account_currency)) {
-            snprintf(path, sizeof(path), "data.assets[%zu].quote", i);
-            return unsupported(err, path, "currency conversion");
-        }
-        if (!isnan(a->lot_size)) {
-            snprintf(path, sizeof(path), "data.assets[%zu].lot_size", i);
-            return unsupported(err, path, "lot rounding");
-        }
-    }
     return BAL_OK;
+}
+
+/* Index of the series named `sym` among the assets and data.fx, or -1. */
+static int series_index(const bal_config *c, const char *sym)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_assets; i++)
+        if (!strcmp(c->assets[i].symbol, sym))
+            return (int)i;
+    for (i = 0; i < c->data.n_fx; i++)
+        if (!strcmp(c->data.fx[i].symbol, sym))
+            return (int)(c->n_assets + i);
+    return -1;
+}
+
+/* One conversion leg from currency `from` to `to`: a series FROMTO
+ * (multiply) or TOFROM (divide). 0 when found. */
+static int find_leg(const bal_config *c, const char *from, const char *to,
+                    int *idx, int *inv)
+{
+    char sym[16];
+
+    snprintf(sym, sizeof(sym), "%s%s", from, to);
+    *idx = series_index(c, sym);
+    *inv = 0;
+    if (*idx >= 0)
+        return 0;
+    snprintf(sym, sizeof(sym), "%s%s", to, from);
+    *idx = series_index(c, sym);
+    *inv = 1;
+    return *idx >= 0 ? 0 : -1;
+}
+
+/* SPEC §5 currencies: direct or inverse, at most one hop via USD. */
+static int resolve_fx(bal_engine_setup *s, const bal_config *c, size_t i,
+                      bal_error *err)
+{
+    const char *q = c->assets[i].quote, *acc = c->account_currency;
+
+    s->fx_leg1[i] = s->fx_leg2[i] = -1;
+    s->fx_inv1[i] = s->fx_inv2[i] = 0;
+    if (!strcmp(q, acc))
+        return BAL_OK;
+    if (find_leg(c, q, acc, &s->fx_leg1[i], &s->fx_inv1[i]) == 0)
+        return BAL_OK;
+    if (strcmp(q, "USD") && strcmp(acc, "USD")
+        && find_leg(c, q, "USD", &s->fx_leg1[i], &s->fx_inv1[i]) == 0
+        && find_leg(c, "USD", acc, &s->fx_leg2[i], &s->fx_inv2[i]) == 0)
+        return BAL_OK;
+    return bal_error_set(err, BAL_ECONFIG, "data.assets[%zu].quote: no "
+                         "conversion from %s to %s for %s (add %s%s or a "
+                         "path via USD to data.assets or data.fx)", i, q,
+                         acc, c->assets[i].symbol, q, acc);
 }
 
 void bal_engine_setup_release(bal_engine_setup *s)
@@ -680,6 +980,14 @@ void bal_engine_setup_release(bal_engine_setup *s)
     free(s->targets);
     free(s->crypto);
     free(s->equity);
+    free(s->lot_size);
+    free(s->asset_class);
+    free(s->fx_leg1);
+    free(s->fx_leg2);
+    free(s->fx_inv1);
+    free(s->fx_inv2);
+    free(s->fx_paths);
+    bal_signals_release(&s->signals);
     memset(s, 0, sizeof(*s));
 }
 
@@ -700,9 +1008,21 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
     s->targets = calloc(n, sizeof(double));
     s->crypto = calloc(n, sizeof(int));
     s->equity = calloc(n, sizeof(int));
+    s->lot_size = calloc(n, sizeof(double));
+    s->asset_class = calloc(n, sizeof(int));
+    s->fx_leg1 = calloc(n, sizeof(int));
+    s->fx_leg2 = calloc(n, sizeof(int));
+    s->fx_inv1 = calloc(n, sizeof(int));
+    s->fx_inv2 = calloc(n, sizeof(int));
+    s->fx_paths = calloc(c->data.n_fx + 1, sizeof(*s->fx_paths));
     if (!s->symbols || !s->bars_per_year || !s->cost_rate || !s->targets
-        || !s->crypto || !s->equity)
+        || !s->crypto || !s->equity || !s->lot_size || !s->asset_class
+        || !s->fx_leg1 || !s->fx_leg2 || !s->fx_inv1 || !s->fx_inv2
+        || !s->fx_paths)
         return bal_error_set(err, BAL_ENOMEM, "out of memory");
+    s->n_fx_files = c->data.n_fx;
+    for (i = 0; i < c->data.n_fx; i++)
+        s->fx_paths[i] = c->data.fx[i].path;
     for (i = 0; i < n; i++) {
         const bal_asset_config *a = &c->assets[i];
         double bps = a->cost_bps;
@@ -718,6 +1038,11 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
         s->equity[i] = a->asset_class == BAL_CLASS_EQUITY;
         s->targets[i] = c->sizing.targets && !isnan(c->sizing.targets[i])
                             ? c->sizing.targets[i] : 0;
+        s->lot_size[i] = a->lot_size;
+        s->asset_class[i] = (int)a->asset_class;
+        rc = resolve_fx(s, c, i, err);
+        if (rc < 0)
+            return rc;
     }
     o->n_assets = n;
     o->symbols = s->symbols;
@@ -759,5 +1084,38 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
     o->metrics.risk_free = c->risk_free;
     o->metrics.mar = c->mar;
     o->curves_all = c->output.curves == BAL_CURVES_ALL;
+    o->n_series = n + c->data.n_fx;
+    o->fx_leg1 = s->fx_leg1;
+    o->fx_leg2 = s->fx_leg2;
+    o->fx_inv1 = s->fx_inv1;
+    o->fx_inv2 = s->fx_inv2;
+    for (i = 0; i < n; i++)
+        if (!isnan(s->lot_size[i]))
+            o->lot_size = s->lot_size;
+    o->sizer.asset_class = s->asset_class;
+    for (i = 0; i < BAL_N_CLASSES && i < BAL_SIZER_CLASSES; i++)
+        o->sizer.class_caps[i] = c->sizing.class_caps[i];
+    o->rebalance.vol_shift = c->rebalance.vol_shift;
+    o->rebalance.corr_shift = c->rebalance.corr_shift;
+    o->rebalance.target_shift = c->rebalance.target_shift;
+    o->rebalance.target_check = c->rebalance.target_check;
+    o->rebalance.regime_change = c->rebalance.regime_change;
+    o->rebalance.drawdown_step = c->rebalance.drawdown_step;
+    o->direction = c->direction.mode == BAL_DIR_TREND ? BAL_DIRECTION_TREND
+                   : c->direction.mode == BAL_DIR_SIGNALS
+                       ? BAL_DIRECTION_SIGNALS : BAL_DIRECTION_LONG;
+    o->lookback = c->direction.lookback;
+    o->fast = c->direction.fast;
+    o->slow = c->direction.slow;
+    o->signals = &s->signals;
+    if (c->sizing.drawdown.enabled) {
+        o->governor = 1;
+        o->gov.start = c->sizing.drawdown.start;
+        o->gov.max = c->sizing.drawdown.max;
+        o->gov.floor = c->sizing.drawdown.floor;
+        o->gov.recovery_rate = c->sizing.drawdown.recovery_rate;
+        o->gov.halt = c->sizing.drawdown.halt;
+        o->gov.resume = c->sizing.drawdown.resume;
+    }
     return BAL_OK;
 }

@@ -7,7 +7,9 @@
 #include <string.h>
 
 static const char *const trigger_names[BAL_TRIG_COUNT] = {
-    "initial", "schedule", "drift", "drift_rel", "universe"
+    "initial", "schedule", "drift", "drift_rel", "universe", "vol_shift",
+    "corr_shift", "target_shift", "regime_change", "drawdown_step", "halt",
+    "resume"
 };
 
 const char *bal_trigger_name(unsigned k)
@@ -96,4 +98,38 @@ unsigned bal_drift_triggers(const bal_rebalance_options *opt,
     if (!isnan(opt->drift_rel) && max_rel > opt->drift_rel)
         bits |= BAL_TRIG_DRIFT_REL;
     return bits;
+}
+
+double bal_max_rel_change(const double *now, const double *last, size_t n)
+{
+    double m = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        double d;
+
+        if (!isfinite(now[i]) || !isfinite(last[i]) || !(last[i] > 0))
+            continue;
+        d = fabs(now[i] / last[i] - 1);
+        if (d > m)
+            m = d;
+    }
+    return m;
+}
+
+double bal_max_abs_change(const double *now, const double *last, size_t n)
+{
+    double m = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        double d;
+
+        if (!isfinite(now[i]) || !isfinite(last[i]))
+            continue;
+        d = fabs(now[i] - last[i]);
+        if (d > m)
+            m = d;
+    }
+    return m;
 }

@@ -28,13 +28,28 @@ double bal_sizer_variance(const double *w, size_t n, const double *vol_ann,
     return var;
 }
 
-void bal_sizer_cap(double *w, size_t n, double cap, unsigned char *capped)
+static double class_sum(const double *w, size_t n, const int *asset_class,
+                        int c)
+{
+    double sum = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (asset_class[i] == c)
+            sum += fabs(w[i]);
+    return sum;
+}
+
+void bal_sizer_cap(double *w, size_t n, double cap, const int *asset_class,
+                   const double *class_caps, unsigned char *capped)
 {
     size_t i, round;
+    int c;
 
     memset(capped, 0, n);
-    /* Each round caps at least one more asset, so n rounds suffice. */
-    for (round = 0; round <= n; round++) {
+    /* Each round caps at least one more asset or class, so n + classes
+     * rounds suffice. */
+    for (round = 0; round <= n + BAL_SIZER_CLASSES; round++) {
         double excess = 0, free_sum = 0;
 
         for (i = 0; i < n; i++) {
@@ -43,6 +58,24 @@ void bal_sizer_cap(double *w, size_t n, double cap, unsigned char *capped)
                 w[i] = cap;
                 capped[i] = 1;
             }
+        }
+        for (c = 0; asset_class && class_caps && c < BAL_SIZER_CLASSES;
+             c++) {
+            double sum, f;
+
+            if (isnan(class_caps[c]))
+                continue;
+            sum = class_sum(w, n, asset_class, c);
+            if (!(sum > class_caps[c]))
+                continue;
+            f = class_caps[c] / sum;
+            for (i = 0; i < n; i++) {
+                if (asset_class[i] != c)
+                    continue;
+                w[i] *= f;
+                capped[i] = 1;
+            }
+            excess += sum - class_caps[c];
         }
         if (excess <= 0)
             return;
@@ -70,6 +103,7 @@ static int allocate(double *w, const bal_sizer_options *opt, size_t n,
     }
     switch (opt->method) {
     case BAL_SIZE_FIXED:
+    case BAL_SIZE_GIVEN:
         for (i = 0; i < n; i++)
             if (active[i])
                 w[i] = opt->targets[i];
@@ -101,6 +135,29 @@ static int allocate(double *w, const bal_sizer_options *opt, size_t n,
     }
 }
 
+/* Final class limit: a class whose sum of |w| exceeds its cap is scaled
+ * down to it, nothing redistributed. */
+static void clip_classes(double *w, size_t n, const bal_sizer_options *opt)
+{
+    size_t i;
+    int c;
+
+    if (!opt->asset_class)
+        return;
+    for (c = 0; c < BAL_SIZER_CLASSES; c++) {
+        double sum;
+
+        if (isnan(opt->class_caps[c]))
+            continue;
+        sum = class_sum(w, n, opt->asset_class, c);
+        if (!(sum > opt->class_caps[c]))
+            continue;
+        for (i = 0; i < n; i++)
+            if (opt->asset_class[i] == c)
+                w[i] *= opt->class_caps[c] / sum;
+    }
+}
+
 int bal_sizer_targets(double *w_out, const bal_sizer_options *opt, size_t n,
                       const double *vol_ann, const double *corr,
                       const unsigned char *active, double *work,
@@ -114,10 +171,13 @@ int bal_sizer_targets(double *w_out, const bal_sizer_options *opt, size_t n,
     rc = allocate(w_out, opt, n, vol_ann, active, err);
     if (rc < 0)
         return rc;
-    if (opt->max_weight < 1)
-        bal_sizer_cap(w_out, n, opt->max_weight, capped);
-    for (i = 0; i < n; i++)
+    bal_sizer_cap(w_out, n, opt->max_weight, opt->asset_class,
+                  opt->class_caps, capped);
+    for (i = 0; i < n; i++) {
+        if (opt->direction)
+            w_out[i] *= opt->direction[i];
         gross += fabs(w_out[i]);
+    }
     if (gross == 0)
         return BAL_OK;
     scale = opt->max_gross / gross;
@@ -133,6 +193,7 @@ int bal_sizer_targets(double *w_out, const bal_sizer_options *opt, size_t n,
     } else if (scale > 1) {
         scale = 1;
     }
+    scale *= opt->multiplier;
     for (i = 0; i < n; i++) {
         w_out[i] *= scale;
         if (w_out[i] > opt->max_weight)
@@ -140,5 +201,58 @@ int bal_sizer_targets(double *w_out, const bal_sizer_options *opt, size_t n,
         else if (w_out[i] < -opt->max_weight)
             w_out[i] = -opt->max_weight;
     }
+    clip_classes(w_out, n, opt);
     return BAL_OK;
+}
+
+void bal_governor_init(bal_governor *g, const bal_governor_options *opt)
+{
+    g->opt = *opt;
+    g->peak = 0;
+    g->mult = 1;
+    g->dd = 0;
+    g->halted = 0;
+}
+
+double bal_governor_target(const bal_governor_options *opt, double dd)
+{
+    if (dd <= opt->start)
+        return 1;
+    if (dd >= opt->max)
+        return opt->floor;
+    return 1 - (1 - opt->floor) * (dd - opt->start)
+                   / (opt->max - opt->start);
+}
+
+double bal_governor_step(bal_governor *g, double equity, double shadow,
+                         int *event)
+{
+    double target;
+
+    *event = 0;
+    if (equity > g->peak)
+        g->peak = equity;
+    if (g->halted) {
+        /* drawdown of the shadow book against the pre-halt peak */
+        g->dd = g->peak > 0 ? 1 - shadow / g->peak : 0;
+        if (g->dd > g->opt.resume)
+            return g->mult = 0;
+        g->halted = 0;
+        g->peak = equity;               /* the peak resets on resume */
+        g->dd = 0;
+        *event = -1;
+        target = 1;
+    } else {
+        g->dd = g->peak > 0 ? 1 - equity / g->peak : 0;
+        if (!isnan(g->opt.halt) && g->dd >= g->opt.halt) {
+            g->halted = 1;
+            *event = 1;
+            return g->mult = 0;
+        }
+        target = bal_governor_target(&g->opt, g->dd);
+    }
+    if (target > g->mult && !isnan(g->opt.recovery_rate)
+        && target > g->mult + g->opt.recovery_rate)
+        target = g->mult + g->opt.recovery_rate;
+    return g->mult = target;
 }

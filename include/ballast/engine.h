@@ -9,6 +9,7 @@
 #include "ballast/portfolio.h"
 #include "ballast/rebalance.h"
 #include "ballast/rolling.h"
+#include "ballast/signals.h"
 #include "ballast/sizer.h"
 
 /* The backtest loop (SPEC §1, §5, §12): timeline -> rolling engine ->
@@ -16,8 +17,19 @@
  * Per step the work is O(N) per asset plus O(N^2) for correlations, and
  * nothing allocates except the trade and weight logs when they grow. */
 
+enum bal_engine_direction {
+    BAL_DIRECTION_LONG,         /* all +1 */
+    BAL_DIRECTION_TREND,        /* sign of the lookback return, or of the
+                                   fast minus the slow moving average */
+    BAL_DIRECTION_SIGNALS       /* the user's signals */
+};
+
 typedef struct bal_engine_options {
     size_t n_assets;
+    /* Series passed to bal_engine_run: the n_assets traded assets, then
+     * FX-only series used for currency conversion (n_series >= n_assets;
+     * 0 means n_assets). */
+    size_t n_series;
     const char *const *symbols;     /* n, borrowed */
     const double *bars_per_year;    /* n; NaN = from the class and the
                                        median spacing of the first bars */
@@ -38,6 +50,19 @@ typedef struct bal_engine_options {
     double min_trade;
     bal_metrics_options metrics;
     int curves_all;                 /* weights every step */
+    /* direction (SPEC §4.1) */
+    int direction;                  /* enum bal_engine_direction */
+    size_t lookback;                /* trend: bars for the return rule */
+    size_t fast, slow;              /* trend: MA windows; 0 = lookback */
+    const bal_signals *signals;     /* BAL_DIRECTION_SIGNALS, borrowed */
+    /* drawdown governor (SPEC §4.6); governor 0 = off */
+    int governor;
+    bal_governor_options gov;
+    const double *lot_size;         /* n; NaN = fractional; NULL = none */
+    /* Currency conversion of asset i: its close times leg 1 times leg 2,
+     * each leg the last close of series fx_leg (or its inverse when
+     * fx_inv is set); -1 = no leg. NULL arrays = no conversion. */
+    const int *fx_leg1, *fx_leg2, *fx_inv1, *fx_inv2;
 } bal_engine_options;
 
 /* Optional per-bar outputs (`--series`), each "time,symbol,value" or
@@ -68,6 +93,7 @@ typedef struct bal_result {
     size_t n_rows;          /* equity rows, t0 .. last step */
     int64_t *time;
     double *equity, *cash, *gross, *net, *drawdown, *dd_mult;
+    int *regime;            /* per row: bal_regime label or -1 = empty */
     bal_weight_row *weights;
     size_t n_weights, cap_weights;
     bal_portfolio book;     /* final holdings, every trade, total costs */
@@ -104,8 +130,13 @@ double bal_engine_bars_per_year(const bal_series *s, int crypto,
 typedef struct bal_engine_setup {
     bal_engine_options opt;
     const char **symbols;
-    double *bars_per_year, *cost_rate, *targets;
-    int *crypto, *equity;
+    double *bars_per_year, *cost_rate, *targets, *lot_size;
+    int *crypto, *equity, *asset_class;
+    int *fx_leg1, *fx_leg2, *fx_inv1, *fx_inv2;
+    /* the FX-only series to load after the assets (data.fx entries) */
+    size_t n_fx_files;
+    const char **fx_paths;          /* borrowed from the config */
+    bal_signals signals;            /* loaded by the caller when used */
 } bal_engine_setup;
 
 /* Fills *out from a validated config. Features the config selects that

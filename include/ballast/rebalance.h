@@ -22,9 +22,16 @@ enum bal_trigger {
     BAL_TRIG_SCHEDULE = 1u << 1,
     BAL_TRIG_DRIFT = 1u << 2,
     BAL_TRIG_DRIFT_REL = 1u << 3,
-    BAL_TRIG_UNIVERSE = 1u << 4     /* an asset turned warm (late_assets) */
+    BAL_TRIG_UNIVERSE = 1u << 4,    /* an asset turned warm (late_assets) */
+    BAL_TRIG_VOL_SHIFT = 1u << 5,
+    BAL_TRIG_CORR_SHIFT = 1u << 6,
+    BAL_TRIG_TARGET_SHIFT = 1u << 7,
+    BAL_TRIG_REGIME_CHANGE = 1u << 8,
+    BAL_TRIG_DRAWDOWN_STEP = 1u << 9,
+    BAL_TRIG_HALT = 1u << 10,       /* the drawdown governor halts */
+    BAL_TRIG_RESUME = 1u << 11      /* ... and resumes trading */
 };
-#define BAL_TRIG_COUNT 5
+#define BAL_TRIG_COUNT 12
 
 /* "initial", "schedule", "drift", ... for bit number k (0-based). */
 const char *bal_trigger_name(unsigned k);
@@ -39,7 +46,21 @@ typedef struct bal_rebalance_options {
     double drift;           /* absolute band; NaN = off */
     double drift_rel;       /* relative band; NaN = off */
     size_t cooldown;        /* steps; triggers at t - t_last < cooldown drop */
+    double vol_shift;       /* max |sigma_t / sigma_last - 1|; NaN = off */
+    double corr_shift;      /* max |rho_t - rho_last|; NaN = off */
+    double target_shift;    /* max |w*_fresh - w*_last|; NaN = off */
+    size_t target_check;    /* evaluate target_shift every N steps */
+    int regime_change;      /* portfolio regime differs from the last */
+    double drawdown_step;   /* |m_t - m_last| of the governor; NaN = off */
 } bal_rebalance_options;
+
+/* Largest relative change max_i |now_i / last_i - 1| over the entries
+ * where both are finite and last_i > 0 (0 when there is none). */
+double bal_max_rel_change(const double *now, const double *last, size_t n);
+
+/* Largest absolute change max |now_k - last_k| over the entries where both
+ * are finite (0 when there is none). */
+double bal_max_abs_change(const double *now, const double *last, size_t n);
 
 /* 1 when the schedule fires at step t. t0 is the first allocation step,
  * `now` the time of step t and `next` that of step t+1 (the caller never

@@ -54,5 +54,6 @@ int cmd_data(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);     /* in cmd_inspect.c */
+int cmd_weights(int argc, char **argv);
 
 #endif /* BAL_CLI_H */

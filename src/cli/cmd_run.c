@@ -150,9 +150,10 @@ static double file_bytes(const bal_config *cfg)
     return total;
 }
 
-/* Loads every asset's series in config order. */
+/* Loads every asset's series in config order, then the data.fx series,
+ * then the signals file when the direction reads one. */
 static int load_all(bal_series *series, const bal_config *cfg,
-                    bal_error *err)
+                    bal_engine_setup *es, bal_error *err)
 {
     size_t i;
     int rc;
@@ -166,6 +167,17 @@ static int load_all(bal_series *series, const bal_config *cfg,
         if (rc < 0)
             return rc;
     }
+    for (i = 0; i < es->n_fx_files; i++) {
+        bal_load_options lo = BAL_LOAD_OPTIONS_INIT;
+
+        rc = bal_series_load(&series[cfg->n_assets + i], es->fx_paths[i],
+                             &lo, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (cfg->direction.mode == BAL_DIR_SIGNALS)
+        return bal_signals_load(&es->signals, cfg->direction.signals_path,
+                                es->symbols, cfg->n_assets, err);
     return BAL_OK;
 }
 
@@ -310,7 +322,7 @@ int cmd_run(int argc, char **argv)
     char *metrics_text = NULL;
     char out_buf[512];
     double t_start, t_loaded;
-    size_t i;
+    size_t i, n_series = 0;
     int rc, code = BAL_EXIT_OK;
 
     memset(&a, 0, sizeof(a));
@@ -344,17 +356,18 @@ int cmd_run(int argc, char **argv)
         snprintf(err.path, sizeof(err.path), "%s", a.config);
         goto fail;
     }
-    series = calloc(cfg.n_assets, sizeof(*series));
-    ptrs = calloc(cfg.n_assets, sizeof(*ptrs));
+    n_series = cfg.n_assets + es.n_fx_files;
+    series = calloc(n_series, sizeof(*series));
+    ptrs = calloc(n_series, sizeof(*ptrs));
     if (!series || !ptrs) {
         rc = bal_error_set(&err, BAL_ENOMEM, "out of memory");
         goto fail;
     }
-    for (i = 0; i < cfg.n_assets; i++)
+    for (i = 0; i < n_series; i++)
         ptrs[i] = &series[i];
     cli_info("loading %zu asset%s", cfg.n_assets, cfg.n_assets == 1 ? "" : "s");
     t_start = now_seconds();
-    rc = load_all(series, &cfg, &err);
+    rc = load_all(series, &cfg, &es, &err);
     if (rc < 0) {
         /* an input file that cannot be read is bad input data, not a
          * runtime failure */
@@ -415,7 +428,7 @@ done:
     bal_outdir_free(od);
     bal_result_release(&res);
     if (series)
-        for (i = 0; i < cfg.n_assets; i++)
+        for (i = 0; i < n_series; i++)
             bal_series_release(&series[i]);
     free(series);
     free(ptrs);

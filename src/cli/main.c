@@ -19,6 +19,7 @@ static const struct cli_cmd {
     { "validate", cmd_validate, "check a config and its data headers" },
     { "check",    cmd_check,    "compare a report's metrics to a baseline" },
     { "data",     cmd_data,     "inspect price files or generate a market" },
+    { "weights",  cmd_weights,  "allocate weights for a covariance or returns" },
     { NULL, NULL, NULL }
 };
 

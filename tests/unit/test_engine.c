@@ -100,6 +100,11 @@ static bal_engine_options base_options(void)
     o.rebalance.schedule = BAL_SCHED_MONTHLY;
     o.rebalance.drift = NAN;
     o.rebalance.drift_rel = NAN;
+    o.rebalance.vol_shift = NAN;
+    o.rebalance.corr_shift = NAN;
+    o.rebalance.target_shift = NAN;
+    o.rebalance.target_check = 1;
+    o.rebalance.drawdown_step = NAN;
     o.metrics = (bal_metrics_options)BAL_METRICS_OPTIONS_INIT;
     return o;
 }

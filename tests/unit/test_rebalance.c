@@ -22,7 +22,8 @@ Test(rebalance, iso_weeks_start_on_monday)
 
 Test(rebalance, monthly_fires_on_the_last_step_of_a_month)
 {
-    bal_rebalance_options o = { BAL_SCHED_MONTHLY, 0, NAN, NAN, 0 };
+    bal_rebalance_options o = { BAL_SCHED_MONTHLY, 0, NAN, NAN, 0, NAN, NAN,
+                               NAN, 1, 0, NAN };
 
     cr_assert(bal_schedule_due(&o, 5, 0, day(2024, 2, 29) + 3600,
                                day(2024, 3, 1)));
@@ -34,7 +35,8 @@ Test(rebalance, monthly_fires_on_the_last_step_of_a_month)
 
 Test(rebalance, every_n_steps_counts_from_t0)
 {
-    bal_rebalance_options o = { BAL_SCHED_STEPS, 3, NAN, NAN, 0 };
+    bal_rebalance_options o = { BAL_SCHED_STEPS, 3, NAN, NAN, 0, NAN, NAN,
+                               NAN, 1, 0, NAN };
 
     cr_assert(!bal_schedule_due(&o, 10, 10, 0, 1));
     cr_assert(!bal_schedule_due(&o, 12, 10, 0, 1));
@@ -44,7 +46,8 @@ Test(rebalance, every_n_steps_counts_from_t0)
 
 Test(rebalance, drift_bands_are_strict)
 {
-    bal_rebalance_options o = { BAL_SCHED_NONE, 0, 0.05, 0.25, 0 };
+    bal_rebalance_options o = { BAL_SCHED_NONE, 0, 0.05, 0.25, 0, NAN, NAN,
+                               NAN, 1, 0, NAN };
     double target[2] = { 0.4, 0.2 };
     double at_band[2] = { 0.45, 0.2 };    /* |dev| = 0.05 exactly? no: fp */
     double inside[2] = { 0.43, 0.22 };
@@ -69,4 +72,13 @@ Test(rebalance, trigger_names_join_with_plus)
                                       BAL_TRIG_SCHEDULE | BAL_TRIG_DRIFT),
                      "schedule+drift");
     cr_assert_str_eq(bal_trigger_join(buf, sizeof(buf), 0), "");
+}
+
+/* sigma from 0.010 to 0.013 is +30 %; the NaN entry is skipped. */
+Test(rebalance, shift_measures_skip_undefined_entries)
+{
+    double last[3] = { 0.010, 0.02, NAN }, now[3] = { 0.013, 0.019, 0.5 };
+
+    assert_rel(bal_max_rel_change(now, last, 3), 0.3, 1e-14);
+    assert_rel(bal_max_abs_change(now, last, 3), 0.003, 1e-12);
 }
