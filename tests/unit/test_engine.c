@@ -283,12 +283,33 @@ static void assert_same_until(const bal_result *a, const bal_result *b,
  * up to k-1 unchanged; changing prices after k leaves everything up to k
  * unchanged. Vol target, inverse vol, drift and next_open fills are on,
  * so each statistic the sizer reads is exercised. */
-Test(engine, no_look_ahead)
+static void check_no_look_ahead(bal_engine_options *o)
 {
-    bal_engine_options o = base_options();
     bal_result full, cut, moved;
     size_t k;
     int64_t tk;
+
+    run_cut(&full, o, N_DAYS, 5, 0);
+    cr_assert_gt(full.rebalances, 5);
+    for (k = 90; k < 300; k += 77) {
+        cr_assert_gt(k, full.t0);
+        tk = full.time[k - full.t0];       /* the time of step k */
+        run_cut(&cut, o, k + 1, 5, 0);         /* bars up to step k */
+        assert_same_until(&full, &cut, tk - 1);
+        bal_result_release(&cut);
+        run_cut(&moved, o, N_DAYS, 5, (int)k);
+        assert_same_until(&full, &moved, tk);
+        bal_result_release(&moved);
+    }
+    bal_result_release(&full);
+}
+
+/* SPEC §12: truncating after step k leaves every decision and equity value
+ * up to k-1 unchanged; changing prices after k leaves everything up to k
+ * unchanged. Run for every method, trigger and overlay of the engine. */
+Test(engine, no_look_ahead)
+{
+    bal_engine_options o = base_options();
 
     o.sizer.method = BAL_SIZE_INVERSE_VOL;
     o.sizer.target_vol = 0.12;
@@ -298,19 +319,21 @@ Test(engine, no_look_ahead)
     o.rebalance.drift = 0.02;
     o.fill_close = 0;
     o.intersection = 0;
-    run_cut(&full, &o, N_DAYS, 5, 0);
-    cr_assert_gt(full.rebalances, 20);
-    for (k = 60; k < 300; k += 77) {
-        cr_assert_gt(k, full.t0);
-        tk = full.time[k - full.t0];       /* the time of step k */
-        run_cut(&cut, &o, k + 1, 5, 0);        /* bars up to step k */
-        assert_same_until(&full, &cut, tk - 1);
-        bal_result_release(&cut);
-        run_cut(&moved, &o, N_DAYS, 5, (int)k);
-        assert_same_until(&full, &moved, tk);
-        bal_result_release(&moved);
-    }
-    bal_result_release(&full);
+    check_no_look_ahead(&o);            /* vol target, drift, next_open */
+    o.direction = BAL_DIRECTION_TREND;
+    o.lookback = 15;
+    o.rebalance.vol_shift = 0.2;
+    o.rebalance.corr_shift = 0.3;
+    check_no_look_ahead(&o);            /* trend, vol and corr shifts */
+    o.slow = 30;
+    o.fast = 8;
+    o.rebalance.target_shift = 0.05;
+    o.rebalance.target_check = 3;
+    o.governor = 1;
+    o.gov = (bal_governor_options){ 0.01, 0.08, 0.3, 0.05, 0.12, 0.06 };
+    o.rebalance.drawdown_step = 0.1;
+    o.fill_close = 1;
+    check_no_look_ahead(&o);            /* MA trend, target shift, governor */
 }
 
 /* Warm-up: with vol_window w, volatility is first defined at bar index w
@@ -427,4 +450,263 @@ Test(engine, fixed_weights_monthly_with_costs_by_hand)
     bal_result_release(&res);
     bal_series_release(&s[0]);
     bal_series_release(&s[1]);
+}
+
+/* Trend direction: at every rebalance the target's sign is the sign of
+ * the asset's return over the last `lookback` bars, read off the input. */
+Test(engine, trend_direction_follows_the_lookback_return)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t r, t, checked = 0;
+
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.direction = BAL_DIRECTION_TREND;
+    o.lookback = 10;
+    o.rebalance.schedule = BAL_SCHED_WEEKLY;
+    make_market(&m, 21, 250);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(res.t0, 10, "the trend needs lookback + 1 bars");
+    for (r = 0; r < res.n_weights; r++) {
+        const bal_weight_row *w = &res.weights[r];
+        double want;
+
+        for (t = 0; m.s[w->asset].time[t] != w->time; t++)
+            ;
+        want = m.s[w->asset].close[t] - m.s[w->asset].close[t - 10];
+        cr_assert_eq(w->target > 0, want > 0, "row %zu", r);
+        cr_assert_eq(w->target < 0, want < 0, "row %zu", r);
+        assert_rel(fabs(w->target), 1.0 / 3, 1e-15);
+        checked++;
+    }
+    cr_assert_gt(checked, 100);
+    bal_result_release(&res);
+    free_market(&m);
+}
+
+/* Signals: a signal applies from the close of the first step whose time
+ * is >= its time; before the first one the asset is flat. */
+Test(engine, signals_apply_from_their_time)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_signals sg;
+    size_t cnt[N_ASSETS] = { 2, 1, 0 };
+    int64_t t_a[2], t_b[1];
+    double v_a[2] = { 0.6, -1 }, v_b[1] = { 0.3 };
+    int64_t *times[N_ASSETS] = { t_a, t_b, NULL };
+    double *vals[N_ASSETS] = { v_a, v_b, NULL };
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t r;
+
+    make_market(&m, 4, 60);
+    /* A: 0.6 from step 5 (exact time), -1 from step 20 (a time between
+     * steps 19 and 20); B: 0.3 from step 30 */
+    t_a[0] = m.s[0].time[5];
+    t_a[1] = m.s[0].time[19] + 3600;
+    t_b[0] = m.s[0].time[30];
+    sg.n_assets = N_ASSETS;
+    sg.count = cnt;
+    sg.time = times;
+    sg.value = vals;
+    o.direction = BAL_DIRECTION_SIGNALS;
+    o.signals = &sg;
+    o.intersection = 0;                 /* keep the series' indices */
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.rebalance.schedule = BAL_SCHED_DAILY;
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    for (r = 0; r < res.n_weights; r++) {
+        const bal_weight_row *w = &res.weights[r];
+        double want = 0;
+
+        if (w->asset == 0)
+            want = w->time >= m.s[0].time[20] ? -1
+                   : w->time >= m.s[0].time[5] ? 0.6 : 0;
+        else if (w->asset == 1)
+            want = w->time >= m.s[0].time[30] ? 0.3 : 0;
+        assert_abs(w->target, want / 3, 1e-15);
+    }
+    bal_result_release(&res);
+    free_market(&m);
+}
+
+/* A crash in the middle of the sample: the governor cuts exposure, so the
+ * maximum drawdown is smaller than without it on the same data. */
+Test(engine, drawdown_governor_reduces_the_drawdown)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result plain, governed;
+    bal_error err = BAL_ERROR_INIT;
+    size_t i, k;
+
+    make_market(&m, 8, 300);
+    for (i = 0; i < N_ASSETS; i++)          /* -2 % a bar for 40 bars */
+        for (k = 100; k < m.s[i].n; k++) {
+            double f = pow(0.98, (double)(k < 140 ? k - 100 + 1 : 40));
+
+            m.s[i].open[k] *= f;
+            m.s[i].high[k] *= f;
+            m.s[i].low[k] *= f;
+            m.s[i].close[k] *= f;
+        }
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.rebalance.schedule = BAL_SCHED_MONTHLY;
+    o.rebalance.drawdown_step = 0.05;
+    cr_assert_eq(bal_engine_run(&plain, &o, m.p, NULL, &err), 0);
+    o.governor = 1;
+    o.gov = (bal_governor_options){ 0.05, 0.25, 0.25, 0.02, NAN, NAN };
+    cr_assert_eq(bal_engine_run(&governed, &o, m.p, NULL, &err), 0);
+    cr_assert_gt(plain.metrics.max_drawdown, 0.3);
+    cr_assert_lt(governed.metrics.max_drawdown,
+                 plain.metrics.max_drawdown - 0.1);
+    cr_assert_gt(governed.by_trigger[9], 0, "drawdown_step fired");
+    bal_result_release(&plain);
+    bal_result_release(&governed);
+    free_market(&m);
+}
+
+/* One asset quoted in JPY at a constant 100, the account in USD, USDJPY
+ * moving: E_t = capital * USDJPY_0 / USDJPY_t exactly (no costs, weight
+ * 1, no rebalances after t0). */
+Test(engine, prices_convert_into_the_account_currency)
+{
+    static const char *const two[2] = { "NKY", "USDJPY" };
+    int64_t t[5];
+    double px[5] = { 100, 100, 100, 100, 100 };
+    double fx[5] = { 110, 112.5, 108.25, 120, 125.125 };
+    double w[1] = { 1 }, rate[1] = { 0 }, bpy[1] = { NAN };
+    int zero1[1] = { 0 }, leg1[1] = { 1 }, inv1[1] = { 1 }, none[1] = { -1 };
+    bal_series s[2];
+    bal_series *p[2] = { &s[0], &s[1] };
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t i;
+
+    for (i = 0; i < 5; i++)
+        t[i] = (bal_days_from_civil(2024, 3, 4) + (int64_t)i) * 86400;
+    memset(s, 0, sizeof(s));
+    cr_assert_eq(bal_series_from_arrays(&s[0], t, px, px, px, px, 5, &err),
+                 0);
+    cr_assert_eq(bal_series_from_arrays(&s[1], t, fx, fx, fx, fx, 5, &err),
+                 0);
+    o.n_assets = 1;
+    o.n_series = 2;
+    o.symbols = two;
+    o.bars_per_year = bpy;
+    o.crypto = zero1;
+    o.equity = zero1;
+    o.cost_rate = rate;
+    o.sizer.targets = w;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    o.fx_leg1 = leg1;
+    o.fx_inv1 = inv1;
+    o.fx_leg2 = none;
+    o.fx_inv2 = zero1;
+    cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.n_rows, 5);
+    for (i = 0; i < 5; i++)
+        assert_rel(res.equity[i], 1e6 * 110 / fx[i], 1e-14);
+    assert_rel(res.book.units[0], 1e6 / (100 / 110.0), 1e-15);
+    bal_result_release(&res);
+    bal_series_release(&s[0]);
+    bal_series_release(&s[1]);
+}
+
+/* Lots: 0.5 of 1000 at 3.7 is 135.1 units, rounded toward zero to 130
+ * (lot 10); the remainder stays in cash: 1000 - 130 * 3.7 = 519. */
+Test(engine, lot_size_rounds_units_toward_zero)
+{
+    static const char *const one[1] = { "A" };
+    int64_t t[3];
+    double px[3] = { 3.7, 3.8, 3.9 }, w[1] = { 0.5 }, rate[1] = { 0 };
+    double bpy[1] = { NAN }, lot[1] = { 10 };
+    int zero1[1] = { 0 };
+    bal_series s;
+    bal_series *p[1] = { &s };
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t i;
+
+    for (i = 0; i < 3; i++)
+        t[i] = (bal_days_from_civil(2024, 3, 4) + (int64_t)i) * 86400;
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(bal_series_from_arrays(&s, t, px, px, px, px, 3, &err), 0);
+    o.n_assets = 1;
+    o.symbols = one;
+    o.bars_per_year = bpy;
+    o.crypto = zero1;
+    o.equity = zero1;
+    o.cost_rate = rate;
+    o.sizer.targets = w;
+    o.capital = 1000;
+    o.lot_size = lot;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.book.units[0], 130);
+    assert_rel(res.cash[0], 1000 - 130 * 3.7, 1e-15);
+    assert_rel(res.equity[2], 1000 - 130 * 3.7 + 130 * 3.9, 1e-15);
+    bal_result_release(&res);
+    bal_series_release(&s);
+}
+
+/* target_shift is evaluated every target_check steps from t0 only. */
+Test(engine, target_shift_runs_on_its_check_steps)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t i, t;
+
+    o.sizer.method = BAL_SIZE_INVERSE_VOL;
+    o.rolling.vol_window = 10;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    o.rebalance.target_shift = 0;       /* any change fires */
+    o.rebalance.target_check = 5;
+    make_market(&m, 13, 120);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    cr_assert_gt(res.rebalances, 10);
+    cr_assert_eq(res.rebalances, res.by_trigger[7]);
+    for (i = 0; i < res.book.n_trades; i++) {
+        for (t = 0; res.time[t] != res.book.trades[i].decided; t++)
+            ;
+        cr_assert_eq(t % 5, 0, "decided at row %zu", t);
+    }
+    bal_result_release(&res);
+    free_market(&m);
+}
+
+/* vol_shift 0: any change in a volatility fires (every step after t0
+ * but the last); a huge threshold never fires. */
+Test(engine, vol_shift_fires_on_volatility_changes)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.rolling.vol_window = 10;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    o.rebalance.vol_shift = 0;
+    make_market(&m, 17, 80);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(res.t0, 10);
+    cr_assert_eq(res.by_trigger[5], res.n_rows - 2);
+    bal_result_release(&res);
+    o.rebalance.vol_shift = 1e9;
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0);
+    cr_assert_eq(res.rebalances, 0);
+    bal_result_release(&res);
+    free_market(&m);
 }
