@@ -31,6 +31,8 @@ struct work {
     double *shadow_units;
     double shadow_cash;
     double mult_last;       /* governor multiplier at the last rebalance */
+    int regime_last;        /* portfolio regime at the last rebalance */
+    int regime_now;         /* portfolio regime at this step */
 };
 
 static void work_free(struct work *k)
@@ -105,6 +107,8 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     for (i = 0; i < n * n; i++)
         k->corr_last[i] = NAN;
     k->mult_last = 1;
+    k->regime_last = BAL_REGIME_NONE;
+    k->regime_now = BAL_REGIME_NONE;
     return 1;
 }
 
@@ -255,8 +259,9 @@ static int fail_io(bal_error *err)
 /* --series rows for one step: ATR and per-bar volatility of each asset
  * with a bar, correlation of each pair with both bars. */
 static int write_streams(const bal_engine_streams *st, const bal_rolling *r,
-                         const bal_engine_options *o, const struct work *k,
-                         int64_t now, int date_only, bal_error *err)
+                         const bal_regime *rg, const bal_engine_options *o,
+                         const struct work *k, int64_t now, int date_only,
+                         bal_error *err)
 {
     char tbuf[BAL_NUMFMT_LEN], nbuf[BAL_NUMFMT_LEN];
     size_t i, j, n = o->n_assets;
@@ -276,6 +281,10 @@ static int write_streams(const bal_engine_streams *st, const bal_rolling *r,
         if (st->vol && !isnan(v)
             && fprintf(st->vol, "%s,%s,%s\n", tbuf, o->symbols[i],
                        bal_numfmt(nbuf, v, "")) < 0)
+            return fail_io(err);
+        if (st->regime && bal_regime_warm(rg, i)
+            && fprintf(st->regime, "%s,%s,%s\n", tbuf, o->symbols[i],
+                       bal_regime_name(bal_regime_asset(rg, i))) < 0)
             return fail_io(err);
     }
     if (!st->corr)
@@ -374,6 +383,7 @@ static void remember_state(struct work *k, const bal_rolling *r, size_t n,
             k->corr_last[i * n + j] = i == j ? NAN : k->corr[i * n + j];
     }
     k->mult_last = mult;
+    k->regime_last = k->regime_now;
 }
 
 /* Executes a rebalance to k->target at the close of step t. Returns 1 when
@@ -478,10 +488,11 @@ static int alloc_result(bal_result *res, size_t n, size_t steps,
     res->net = calloc(steps ? steps : 1, sizeof(double));
     res->drawdown = calloc(steps ? steps : 1, sizeof(double));
     res->dd_mult = calloc(steps ? steps : 1, sizeof(double));
+    res->regime = calloc(steps ? steps : 1, sizeof(int));
     res->assets = calloc(n, sizeof(*res->assets));
     res->final_corr = calloc(n * n, sizeof(double));
     if (!res->time || !res->equity || !res->cash || !res->gross || !res->net
-        || !res->drawdown || !res->dd_mult || !res->assets
+        || !res->drawdown || !res->dd_mult || !res->regime || !res->assets
         || !res->final_corr)
         return bal_error_set(err, BAL_ENOMEM, "out of memory");
     return BAL_OK;
@@ -557,7 +568,8 @@ static int date_only_inputs(bal_series *const *series, size_t n)
 static unsigned find_triggers(bal_result *res, const bal_engine_options *o,
                               struct work *k, const bal_rolling *r,
                               const bal_timeline *tl, size_t t, double e,
-                              double mult, bal_error *err, int *rc)
+                              double mult, double gov_mult, bal_error *err,
+                              int *rc)
 {
     const bal_rebalance_options *ro = &o->rebalance;
     size_t i, n = o->n_assets;
@@ -605,9 +617,11 @@ static unsigned find_triggers(bal_result *res, const bal_engine_options *o,
             > ro->target_shift)
             trig |= BAL_TRIG_TARGET_SHIFT;
     }
-    if (!isnan(ro->drawdown_step) && fabs(mult - k->mult_last)
+    if (!isnan(ro->drawdown_step) && fabs(gov_mult - k->mult_last)
         > ro->drawdown_step)
         trig |= BAL_TRIG_DRAWDOWN_STEP;
+    if (ro->regime_change && k->regime_now != k->regime_last)
+        trig |= BAL_TRIG_REGIME_CHANGE;
     return trig;
 }
 
@@ -645,12 +659,51 @@ static double govern(bal_governor *g, struct work *k,
     return m;
 }
 
+/* The portfolio regime at this step: risk weights from the current
+ * holdings (equal before the first allocation), annualised vols and the
+ * average defined pairwise correlation (only read when corr_spike is on). */
+static int portfolio_regime(const bal_regime *rg, struct work *k,
+                            const bal_engine_options *o,
+                            const bal_rolling *r, const bal_portfolio *p,
+                            int allocated)
+{
+    size_t i, j, n = o->n_assets, pairs = 0;
+    double sum = 0, avg = NAN, e;
+    int all_vols = 1;
+
+    for (i = 0; i < n; i++) {
+        k->vol_ann[i] = bal_rolling_vol(r, i) * sqrt(k->bpy[i]);
+        all_vols &= !isnan(k->vol_ann[i]);
+    }
+    if (!isnan(o->regime.corr_spike)) {
+        for (i = 0; i < n; i++)
+            for (j = i + 1; j < n; j++) {
+                double rho = bal_rolling_corr(r, i, j);
+
+                if (!isnan(rho)) {
+                    sum += rho;
+                    pairs++;
+                }
+            }
+        if (pairs)
+            avg = sum / (double)pairs;
+    }
+    if (allocated) {
+        e = bal_portfolio_equity(p);
+        actual_weights(k->w, p, e);
+    }
+    /* before every volatility is defined, risk weights use equal sigmas */
+    return bal_regime_portfolio(rg, allocated ? k->w : NULL,
+                                all_vols ? k->vol_ann : NULL, avg);
+}
+
 int bal_engine_run(bal_result *res, const bal_engine_options *o,
                    bal_series *const *series,
                    const bal_engine_streams *streams, bal_error *err)
 {
     bal_timeline tl;
     bal_rolling *roll = NULL;
+    bal_regime *reg = NULL;
     bal_governor gov;
     struct work k;
     size_t n = o->n_assets, t, i, last, t_last = 0;
@@ -658,7 +711,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     size_t tb = trend_bars(o);
     int have_t0 = 0, rc;
     unsigned need = needs(o);
-    double peak = 0, mult = 1;
+    double peak = 0, mult = 1, size_mult = 1;
 
     memset(res, 0, sizeof(*res));
     memset(&tl, 0, sizeof(tl));
@@ -681,6 +734,17 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     rc = bal_rolling_new(&roll, n, &o->rolling, err);
     if (rc < 0)
         goto done;
+    rc = bal_regime_new(&reg, n, &o->regime, err);
+    if (rc < 0)
+        goto done;
+    if (o->regime_used && !isnan(o->regime.shock_atr))
+        for (i = 0; i < n; i++)
+            if (!series[i]->high) {
+                rc = bal_error_set(err, BAL_EINVAL, "%s has no high/low "
+                                   "prices, which regime.shock_atr needs "
+                                   "(set it to null)", o->symbols[i]);
+                goto done;
+            }
     rc = alloc_result(res, n, tl.n_steps, err);
     if (rc < 0)
         goto done;
@@ -758,9 +822,10 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
                 res->book.price[i] = k.local[i] * fx_rate(&k, o, i);
         }
         bal_rolling_step(roll, k.has_bar, k.high, k.low, k.close);
+        bal_regime_step(reg, k.has_bar, k.high, k.low, k.close);
         if (streams) {
-            rc = write_streams(streams, roll, o, &k, now, res->date_only,
-                               err);
+            rc = write_streams(streams, roll, reg, o, &k, now,
+                               res->date_only, err);
             if (rc < 0)
                 goto done;
         }
@@ -769,9 +834,12 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         /* 3. warm-up and t0 (SPEC §12) */
         for (i = 0; i < n; i++) {
             k.was_warm[i] = k.warm[i];
-            k.warm[i] = !isnan(res->book.price[i])
-                        && bal_rolling_warm(roll, i, need)
-                        && k.dir_n[i] >= tb;
+            /* once warm, always warm: every statistic stays defined */
+            k.warm[i] = k.warm[i]
+                        || (!isnan(res->book.price[i])
+                            && bal_rolling_warm(roll, i, need)
+                            && k.dir_n[i] >= tb
+                            && (!o->regime_used || bal_regime_warm(reg, i)));
         }
         if (!have_t0) {
             size_t n_warm = 0;
@@ -792,10 +860,15 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         }
         if (o->governor && !res->ruined)
             mult = govern(&gov, &k, &res->book, e, &triggers);
+        k.regime_now = portfolio_regime(reg, &k, o, roll, &res->book,
+                                        !(triggers & BAL_TRIG_INITIAL));
+        size_mult = mult;
+        if (k.regime_now != BAL_REGIME_NONE)
+            size_mult *= o->regime_scale[k.regime_now];
         /* 4. the decision at the close of t */
         if (!(triggers & BAL_TRIG_INITIAL) && !res->ruined && t < last) {
-            triggers |= find_triggers(res, o, &k, roll, &tl, t, e, mult,
-                                      err, &rc);
+            triggers |= find_triggers(res, o, &k, roll, &tl, t, e,
+                                      size_mult, mult, err, &rc);
             if (rc < 0)
                 goto done;
             if (t - t_last < o->rebalance.cooldown)
@@ -803,7 +876,8 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         }
         if (triggers && !res->ruined && (t < last
                                          || (triggers & BAL_TRIG_INITIAL))) {
-            rc = compute_targets(k.target, &k, o, roll, now, mult, err);
+            rc = compute_targets(k.target, &k, o, roll, now, size_mult,
+                                 err);
             if (rc < 0)
                 goto done;
             rc = rebalance(res, o, &k, roll, now, triggers, err);
@@ -826,6 +900,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         if (rc < 0)
             goto done;
         res->dd_mult[res->n_rows - 1] = mult;
+        res->regime[res->n_rows - 1] = k.regime_now;
         if (traded && !o->curves_all) {
             for (i = 0; i < n; i++) {
                 rc = push_weight(res, now, i, k.target_last[i], k.w[i], err);
@@ -858,6 +933,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     rc = BAL_OK;
 done:
     bal_rolling_free(roll);
+    bal_regime_free(reg);
     bal_timeline_release(&tl);
     work_free(&k);
     return rc;
@@ -874,6 +950,7 @@ void bal_result_release(bal_result *r)
     free(r->net);
     free(r->drawdown);
     free(r->dd_mult);
+    free(r->regime);
     free(r->weights);
     free(r->assets);
     free(r->final_corr);
@@ -896,17 +973,12 @@ static int check_supported(const bal_config *c, bal_error *err)
     if (c->sizing.method > BAL_METHOD_INVERSE_VOL)
         return unsupported(err, "sizing.method", "this method (use fixed, "
                            "equal or inverse_vol)");
-    if (c->sizing.regime_scale.trending != 1 || c->sizing.regime_scale.ranging
-        != 1 || c->sizing.regime_scale.shock != 1)
-        return unsupported(err, "sizing.regime_scale", "regime scaling");
     if (!isnan(c->sizing.cluster_risk_cap))
         return unsupported(err, "sizing.cluster_risk_cap", "a cluster cap");
     if (c->engine.shrinkage_ledoit_wolf || c->engine.shrinkage != 0)
         return unsupported(err, "engine.shrinkage", "shrinkage");
     if (c->engine.stress_blend != 0)
         return unsupported(err, "engine.stress_blend", "stress blending");
-    if (c->rebalance.regime_change)
-        return unsupported(err, "rebalance.regime_change", "this trigger");
     if (c->execution.cash_rate != 0)
         return unsupported(err, "execution.cash_rate", "interest on cash");
     if (c->execution.borrow_rate != 0)
@@ -1108,6 +1180,24 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
     o->fast = c->direction.fast;
     o->slow = c->direction.slow;
     o->signals = &s->signals;
+    o->regime.short_window = c->regime.short_window;
+    o->regime.long_window = c->regime.long_window;
+    o->regime.er_window = c->regime.er_window;
+    o->regime.atr_window = c->engine.atr_window;
+    o->regime.shock_ratio = c->regime.shock_ratio;
+    o->regime.shock_atr = c->regime.shock_atr;
+    o->regime.er_threshold = c->regime.er_threshold;
+    o->regime.corr_spike = c->regime.corr_spike;
+    o->regime.shock_share = c->regime.shock_share;
+    o->regime.simple_returns = c->engine.returns == BAL_RET_SIMPLE;
+    o->regime_scale[BAL_REGIME_TRENDING] = c->sizing.regime_scale.trending;
+    o->regime_scale[BAL_REGIME_RANGING] = c->sizing.regime_scale.ranging;
+    o->regime_scale[BAL_REGIME_SHOCK] = c->sizing.regime_scale.shock;
+    o->regime_used = c->rebalance.regime_change
+                     || c->sizing.regime_scale.trending != 1
+                     || c->sizing.regime_scale.ranging != 1
+                     || c->sizing.regime_scale.shock != 1
+                     || c->engine.stress_blend > 0;
     if (c->sizing.drawdown.enabled) {
         o->governor = 1;
         o->gov.start = c->sizing.drawdown.start;

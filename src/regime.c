@@ -7,9 +7,10 @@
 #include <stdlib.h>
 
 /* The running sum of |C_k - C_{k-1}| is recomputed from its ring buffer
- * once per window, and early (at most EARLY_MAX times per window) when a
- * subtraction leaves less than CANCEL_SHARE of the sum before it, so its
- * absolute error stays a few ulps of the window's own values. */
+ * once per window, and early (at most EARLY_MAX times per window) when it
+ * falls below CANCEL_SHARE of its peak since the last recompute: its
+ * rounding error is a few ulps of that peak, so the relative error stays
+ * below about 1e4 ulps (2e-12). */
 #define CANCEL_SHARE 1e-4
 #define EARLY_MAX 4
 
@@ -24,6 +25,7 @@ struct asset {
     size_t since, early;        /* pushes / early recomputes since the last
                                    recompute of msum */
     double msum;                /* running sum of the moves ring */
+    double peak;                /* largest msum since the last recompute */
     double prev;                /* previous close */
     double er, ratio;           /* diagnostics, NaN until warm */
     int warm;
@@ -172,6 +174,7 @@ static void recompute_msum(struct asset *a, size_t m)
     for (k = 0; k < m; k++)
         s += a->moves[k];
     a->msum = s;
+    a->peak = s;
     a->since = 0;
     a->early = 0;
 }
@@ -184,7 +187,6 @@ static double push_er(struct asset *a, size_t m, double c)
 
     if (b >= 1) {
         double mv = fabs(c - a->prev);
-        double before = a->msum;
         size_t in;
 
         if (b - 1 >= m) {       /* the ring is full: drop its oldest */
@@ -200,11 +202,13 @@ static double push_er(struct asset *a, size_t m, double c)
         if (mv != 0.0)
             a->nonzero++;
         a->since++;
+        if (a->msum > a->peak)
+            a->peak = a->msum;
         in = b < m ? b : m;     /* moves now in the ring (slots 0..in-1
                                    while it fills) */
         if (a->since >= m) {
             recompute_msum(a, in);
-        } else if (a->msum < CANCEL_SHARE * before
+        } else if (a->msum < CANCEL_SHARE * a->peak
                    && a->early < EARLY_MAX) {
             size_t e = a->early + 1;
 
@@ -248,10 +252,12 @@ static void step_asset(bal_regime *r, struct asset *a, double h, double l,
             return;
         a->warm = 1;
     }
+    if (a->nonzero > 0 && !(a->msum > 0.0))     /* rounding guard */
+        recompute_msum(a, m);
     if (a->nonzero == 0)
         er = 0.0;
     else
-        er = fmin(num / a->msum, 1.0);
+        er = fmin(num / a->msum, 1.0);  /* <= 1 but for rounding */
     if (ratio_on) {
         double sl = bal_rolling_window_sd(&a->vl);
 
@@ -312,12 +318,13 @@ double bal_regime_vol_ratio(const bal_regime *r, size_t i)
 int bal_regime_portfolio(const bal_regime *r, const double *w,
                          const double *sigma, double avg_corr)
 {
-    const bal_regime_options *o = &r->opt;
+    const bal_regime_options *o;
     double sum[3] = { 0.0, 0.0, 0.0 };  /* by label: trending ranging shock */
     double total, share;
     size_t i;
 
     BAL_ASSERT(r != NULL);
+    o = &r->opt;
     for (i = 0; i < r->n; i++) {
         int label = r->a[i].label;
         double wi = w ? fabs(w[i]) : 1.0;

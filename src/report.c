@@ -312,15 +312,18 @@ int bal_report_write_csv(bal_outdir *od, const bal_result *res,
     if (!out)
         return err ? err->code : BAL_EIO;
     fputs("time,equity,cash,gross,net,drawdown,regime,dd_multiplier\n", out);
-    for (i = 0; i < res->n_rows; i++)
-        fprintf(out, "%s,%s,%s,%s,%s,%s,,%s\n",
+    for (i = 0; i < res->n_rows; i++) {
+        const char *regime = bal_regime_name(res->regime[i]);
+
+        fprintf(out, "%s,%s,%s,%s,%s,%s,%s,%s\n",
                 bal_timefmt(t, res->time[i], res->date_only),
                 bal_numfmt(a, res->equity[i], ""),
                 bal_numfmt(b, res->cash[i], ""),
                 bal_numfmt(c, res->gross[i], ""),
                 bal_numfmt(d, res->net[i], ""),
                 bal_numfmt(e, res->drawdown[i], ""),
-                bal_numfmt(f, res->dd_mult[i], ""));
+                regime ? regime : "", bal_numfmt(f, res->dd_mult[i], ""));
+    }
     if (ferror(out))
         return csv_fail(err, "equity.csv");
 

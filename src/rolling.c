@@ -209,6 +209,7 @@ void bal_rolling_cov_init(bal_rolling_cov *c, double *buf, size_t w)
     BAL_ASSERT(c != NULL && buf != NULL);
     BAL_ASSERT(w >= 2);
     c->buf = buf;
+    c->stride = 2;
     c->w = w;
     c->n = 0;
     c->head = 0;
@@ -226,16 +227,49 @@ void bal_rolling_cov_init(bal_rolling_cov *c, double *buf, size_t w)
     c->sxy = 0.0;
 }
 
+/* The window values of x (or y) nearest the window mean, both in one
+ * pass over the strided buffer after one pass for the means. */
+static void nearest_pair_to_mean(const bal_rolling_cov *c, double *kx,
+                                 double *ky)
+{
+    const double *b = c->buf;
+    size_t i, st = c->stride;
+    double mx = 0.0, my = 0.0, dx, dy;
+
+    for (i = 0; i < c->n; i++) {
+        mx += b[i * st];
+        my += b[i * st + 1];
+    }
+    mx /= (double)c->n;
+    my /= (double)c->n;
+    *kx = b[0];
+    *ky = b[1];
+    dx = fabs(b[0] - mx);
+    dy = fabs(b[1] - my);
+    for (i = 1; i < c->n; i++) {
+        double ex = fabs(b[i * st] - mx), ey = fabs(b[i * st + 1] - my);
+
+        if (ex < dx) {
+            dx = ex;
+            *kx = b[i * st];
+        }
+        if (ey < dy) {
+            dy = ey;
+            *ky = b[i * st + 1];
+        }
+    }
+}
+
 static void cov_reanchor(bal_rolling_cov *c)
 {
-    double kx = nearest_to_mean(c->buf, c->n, 2);
-    double ky = nearest_to_mean(c->buf + 1, c->n, 2);
+    double kx, ky;
     double sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0;
     size_t i;
 
+    nearest_pair_to_mean(c, &kx, &ky);
     for (i = 0; i < c->n; i++) {
-        double dx = c->buf[2 * i] - kx;
-        double dy = c->buf[2 * i + 1] - ky;
+        double dx = c->buf[c->stride * i] - kx;
+        double dy = c->buf[c->stride * i + 1] - ky;
         sx += dx;
         sy += dy;
         sxx += dx * dx;
@@ -262,7 +296,7 @@ void bal_rolling_cov_push(bal_rolling_cov *c, double x, double y)
         c->kx = x;
         c->ky = y;
     }
-    slot = c->buf + 2 * c->head;
+    slot = c->buf + c->stride * c->head;
     if (c->n == c->w) {
         double ox = slot[0] - c->kx;
         double oy = slot[1] - c->ky;
@@ -568,8 +602,10 @@ int bal_rolling_new(bal_rolling **out, size_t n_assets,
             bal_rolling_ewcorr_init(&p->ew, opt->ewma_lambda,
                                     opt->corr_window);
         } else {
-            bal_rolling_cov_init(&p->cov, buf, opt->corr_window);
-            buf += 2 * opt->corr_window;
+            /* slot k of pair j at buf[(k * npairs + j) * 2]: one step's
+             * pushes of all pairs land in one contiguous row */
+            bal_rolling_cov_init(&p->cov, buf + 2 * j, opt->corr_window);
+            p->cov.stride = 2 * npairs;
         }
     }
     *out = r;

@@ -8,6 +8,7 @@
 #include "ballast/metrics.h"
 #include "ballast/portfolio.h"
 #include "ballast/rebalance.h"
+#include "ballast/regime.h"
 #include "ballast/rolling.h"
 #include "ballast/signals.h"
 #include "ballast/sizer.h"
@@ -63,12 +64,18 @@ typedef struct bal_engine_options {
      * each leg the last close of series fx_leg (or its inverse when
      * fx_inv is set); -1 = no leg. NULL arrays = no conversion. */
     const int *fx_leg1, *fx_leg2, *fx_inv1, *fx_inv2;
+    /* regimes (SPEC §3): always labelled for the report; they gate the
+     * warm-up only when regime_used (a regime_scale != 1, the
+     * regime_change trigger or a stress feature) */
+    bal_regime_options regime;
+    int regime_used;
+    double regime_scale[3];         /* by bal_regime_label */
 } bal_engine_options;
 
 /* Optional per-bar outputs (`--series`), each "time,symbol,value" or
  * "time,pair,value" rows written as the loop runs; NULL = not written. */
 typedef struct bal_engine_streams {
-    FILE *atr, *vol, *corr;
+    FILE *atr, *vol, *corr, *regime;
 } bal_engine_streams;
 
 typedef struct bal_weight_row {

@@ -83,7 +83,12 @@ double bal_rolling_window_sd(const bal_rolling_window *v);
 /* Pearson correlation of the last w (x, y) pairs with the window's own
  * means; same shifted-data scheme and re-anchoring as bal_rolling_window. */
 typedef struct bal_rolling_cov {
-    double *buf;        /* borrowed ring buffer of 2w values: x0 y0 x1 y1.. */
+    double *buf;        /* borrowed ring buffer: slot k's (x, y) pair is at
+                           buf[k * stride], buf[k * stride + 1] */
+    size_t stride;      /* 2 after bal_rolling_cov_init (a block of 2w);
+                           the engine interleaves its pairs' buffers slot
+                           by slot, so pairs that push together touch
+                           neighbouring memory */
     size_t w, n, head, since;
     size_t runx, runy;  /* runs of equal x and of equal y ending now */
     double lastx, lasty;

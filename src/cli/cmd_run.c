@@ -29,7 +29,8 @@ static const char run_usage[] =
     "  -o, --out DIR         output folder\n"
     "  -s, --set KEY=VALUE   override a config key by its dotted path;\n"
     "                        VALUE is JSON, else a string (repeatable)\n"
-    "      --series          also write series/atr.csv, vol.csv, corr.csv\n"
+    "      --series          also write series/atr.csv, vol.csv, corr.csv,\n"
+    "                        regime.csv\n"
     "      --curves WHICH    weights.csv at every 'rebalances' (default)\n"
     "                        or at 'all' steps\n"
     "      --json            print the metrics as JSON instead of a table\n"
@@ -316,7 +317,7 @@ int cmd_run(int argc, char **argv)
     bal_result res;
     bal_series *series = NULL, **ptrs = NULL;
     bal_outdir *od = NULL;
-    bal_engine_streams streams = { NULL, NULL, NULL };
+    bal_engine_streams streams = { NULL, NULL, NULL, NULL };
     bal_error err = BAL_ERROR_INIT;
     cJSON *report = NULL;
     char *metrics_text = NULL;
@@ -389,13 +390,17 @@ int cmd_run(int argc, char **argv)
                                                     &err) : NULL;
         streams.corr = streams.vol ? bal_outdir_file(od, "series/corr.csv",
                                                      &err) : NULL;
-        if (!streams.corr) {
+        streams.regime = streams.corr ? bal_outdir_file(od,
+                                                        "series/regime.csv",
+                                                        &err) : NULL;
+        if (!streams.regime) {
             rc = err.code;
             goto fail;
         }
         fputs("time,symbol,value\n", streams.atr);
         fputs("time,symbol,value\n", streams.vol);
         fputs("time,pair,value\n", streams.corr);
+        fputs("time,symbol,value\n", streams.regime);
     }
     t_loaded = now_seconds();
     cli_info("loaded %.1f MB in %.3f s (%.0f MB/s)", file_bytes(&cfg) / 1e6,

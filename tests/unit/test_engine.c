@@ -106,6 +106,8 @@ static bal_engine_options base_options(void)
     o.rebalance.target_check = 1;
     o.rebalance.drawdown_step = NAN;
     o.metrics = (bal_metrics_options)BAL_METRICS_OPTIONS_INIT;
+    o.regime = (bal_regime_options)BAL_REGIME_OPTIONS_INIT;
+    o.regime_scale[0] = o.regime_scale[1] = o.regime_scale[2] = 1;
     return o;
 }
 
@@ -707,6 +709,53 @@ Test(engine, vol_shift_fires_on_volatility_changes)
     o.rebalance.vol_shift = 1e9;
     cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0);
     cr_assert_eq(res.rebalances, 0);
+    bal_result_release(&res);
+    free_market(&m);
+}
+
+/* regime_scale multiplies exposure by the portfolio regime's factor at the
+ * decision; regime_change fires exactly when the label differs from the
+ * one at the last rebalance. */
+Test(engine, regime_scale_and_regime_change)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t r, row = 0, checked = 0;
+
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.regime_used = 1;
+    o.regime_scale[BAL_REGIME_TRENDING] = 0.5;
+    o.regime_scale[BAL_REGIME_RANGING] = 1;
+    o.regime_scale[BAL_REGIME_SHOCK] = 0.25;
+    o.regime.short_window = 3;
+    o.regime.long_window = 20;
+    o.regime.er_window = 10;
+    o.regime.shock_ratio = 1.3;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    o.rebalance.regime_change = 1;
+    make_market(&m, 31, 300);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    cr_assert_gt(res.by_trigger[8], 3, "the regime changed");
+    cr_assert_eq(res.rebalances, res.by_trigger[8]);
+    for (r = 0; r < res.n_weights; r += N_ASSETS) {
+        double gross = 0;
+        size_t i;
+
+        while (res.time[row] != res.weights[r].time)
+            row++;
+        for (i = 0; i < N_ASSETS; i++)
+            gross += fabs(res.weights[r + i].target);
+        cr_assert_neq(res.regime[row], BAL_REGIME_NONE);
+        assert_rel(gross, o.regime_scale[res.regime[row]], 1e-14);
+        if (r > 0)
+            cr_assert_neq(res.regime[row], res.regime[row - 1],
+                          "rebalanced without a change at row %zu", row);
+        checked++;
+    }
+    cr_assert_gt(checked, 3);
     bal_result_release(&res);
     free_market(&m);
 }
