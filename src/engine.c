@@ -30,6 +30,14 @@ struct work {
     double *sigma_last, *corr_last, *fresh_target;
     double *shadow_units;
     double shadow_cash;
+    double *stress_buf;     /* n x n stress correlations for the blend */
+    double *rs;             /* n simple returns of this step */
+    bal_cov_psd *psd;
+    bal_cov_panel *panel;   /* Ledoit-Wolf only */
+    bal_cov_stress *stress;
+    size_t min_obs;         /* returns a stress correlation needs */
+    size_t psd_repairs;
+    double delta;
     double mult_last;       /* governor multiplier at the last rebalance */
     int regime_last;        /* portfolio regime at the last rebalance */
     int regime_now;         /* portfolio regime at this step */
@@ -43,11 +51,14 @@ static void work_free(struct work *k)
                   k->rv_sum, k->rv_sq, k->wsum, k->rv_n, k->local, k->lastc,
                   k->dir, k->closes, k->dir_n, k->sig_next, k->sig_value,
                   k->sigma_last, k->corr_last, k->fresh_target,
-                  k->shadow_units };
+                  k->shadow_units, k->stress_buf, k->rs };
     size_t i;
 
     for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
         free(p[i]);
+    bal_cov_psd_free(k->psd);
+    bal_cov_panel_free(k->panel);
+    bal_cov_stress_free(k->stress);
 }
 
 static int work_alloc(struct work *k, size_t n, size_t n_series,
@@ -90,6 +101,10 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     k->corr_last = calloc(n * n, sizeof(double));
     k->fresh_target = calloc(n, sizeof(double));
     k->shadow_units = calloc(n, sizeof(double));
+    k->stress_buf = calloc(n * n, sizeof(double));
+    k->rs = calloc(n, sizeof(double));
+    if (!k->stress_buf || !k->rs)
+        return 0;
     if (!(k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
           && k->high && k->low && k->close && k->vol_ann && k->corr
           && k->target && k->target_last && k->w && k->rate
@@ -364,6 +379,20 @@ static int compute_targets(double *out, struct work *k,
     bal_sizer_options so = o->sizer;
 
     fill_stats(k, r, o->n_assets);
+    if (o->n_assets > 1) {
+        const double *stress = NULL;
+        int repaired = 0, rc;
+
+        if (o->cov.stress_blend > 0) {
+            bal_cov_stress_matrix(k->stress_buf, k->stress, 1, k->min_obs);
+            stress = k->stress_buf;
+        }
+        rc = bal_cov_sizing_corr(k->corr, &k->delta, &repaired, k->psd,
+                                 k->panel, stress, &o->cov, err);
+        if (rc < 0)
+            return rc;
+        k->psd_repairs += repaired != 0;
+    }
     directions(k, o, now);
     so.direction = k->dir;
     so.multiplier = mult;
@@ -380,7 +409,8 @@ static void remember_state(struct work *k, const bal_rolling *r, size_t n,
     for (i = 0; i < n; i++) {
         k->sigma_last[i] = bal_rolling_vol(r, i);
         for (j = 0; j < n; j++)
-            k->corr_last[i * n + j] = i == j ? NAN : k->corr[i * n + j];
+            k->corr_last[i * n + j] = i == j ? NAN
+                                             : bal_rolling_corr(r, i, j);
     }
     k->mult_last = mult;
     k->regime_last = k->regime_now;
@@ -491,9 +521,11 @@ static int alloc_result(bal_result *res, size_t n, size_t steps,
     res->regime = calloc(steps ? steps : 1, sizeof(int));
     res->assets = calloc(n, sizeof(*res->assets));
     res->final_corr = calloc(n * n, sizeof(double));
+    res->calm_corr = calloc(n * n, sizeof(double));
+    res->stress_corr = calloc(n * n, sizeof(double));
     if (!res->time || !res->equity || !res->cash || !res->gross || !res->net
         || !res->drawdown || !res->dd_mult || !res->regime || !res->assets
-        || !res->final_corr)
+        || !res->final_corr || !res->calm_corr || !res->stress_corr)
         return bal_error_set(err, BAL_ENOMEM, "out of memory");
     return BAL_OK;
 }
@@ -516,6 +548,15 @@ static void summarise(bal_result *res, const bal_engine_options *o,
     fill_stats(k, r, n);
     for (i = 0; i < n * n; i++)
         res->final_corr[i] = k->corr[i];
+    bal_cov_stress_matrix(res->calm_corr, k->stress, 0, k->min_obs);
+    bal_cov_stress_matrix(res->stress_corr, k->stress, 1, k->min_obs);
+    res->n_stress_pairs = bal_cov_stress_top(res->stress_i, res->stress_j,
+                                             res->stress_diff,
+                                             BAL_COV_STRESS_PAIRS, k->stress,
+                                             k->min_obs);
+    res->stress_steps = bal_cov_stress_steps(k->stress, 1);
+    res->psd_repairs = k->psd_repairs;
+    res->shrinkage = k->delta;
     e = bal_portfolio_equity(p);
     actual_weights(k->w, p, e);
     var = bal_sizer_variance(k->w, n, k->vol_ann, k->corr);
@@ -659,6 +700,33 @@ static double govern(bal_governor *g, struct work *k,
     return m;
 }
 
+/* Stress / calm statistics of this step (SPEC §3), and the panel of
+ * all-bar steps for Ledoit-Wolf. */
+static void track_stress(struct work *k, const bal_engine_options *o,
+                         const bal_rolling *r, int shock)
+{
+    size_t i, j, n = o->n_assets, all = 1;
+    double x, y;
+
+    for (i = 0; i < n; i++) {
+        double rt = bal_rolling_ret(r, i);
+
+        all &= k->has_bar[i];
+        k->rs[i] = k->has_bar[i] && !isnan(rt)
+                       ? (o->rolling.simple_returns ? rt : expm1(rt)) : NAN;
+    }
+    bal_cov_stress_begin(k->stress, k->rs, shock);
+    for (i = 0; i < n; i++) {
+        if (!k->has_bar[i])
+            continue;
+        for (j = i + 1; j < n; j++)
+            if (k->has_bar[j] && bal_rolling_pair_last(r, i, j, &x, &y))
+                bal_cov_stress_pair(k->stress, i, j, x, y);
+    }
+    if (k->panel && all)
+        bal_cov_panel_push_closes(k->panel, k->close);
+}
+
 /* The portfolio regime at this step: risk weights from the current
  * holdings (equal before the first allocation), annualised vols and the
  * average defined pairwise correlation (only read when corr_spike is on). */
@@ -737,6 +805,16 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     rc = bal_regime_new(&reg, n, &o->regime, err);
     if (rc < 0)
         goto done;
+    rc = bal_cov_psd_new(&k.psd, n, err);
+    if (rc == BAL_OK)
+        rc = bal_cov_stress_new(&k.stress, n, tl.n_steps ? tl.n_steps : 1,
+                                o->stress_quantile, err);
+    if (rc == BAL_OK && o->cov.ledoit_wolf)
+        rc = bal_cov_panel_new(&k.panel, n, o->rolling.corr_window,
+                               o->rolling.simple_returns, err);
+    if (rc < 0)
+        goto done;
+    k.min_obs = o->rolling.corr_window;
     if (o->regime_used && !isnan(o->regime.shock_atr))
         for (i = 0; i < n; i++)
             if (!series[i]->high) {
@@ -823,6 +901,9 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         }
         bal_rolling_step(roll, k.has_bar, k.high, k.low, k.close);
         bal_regime_step(reg, k.has_bar, k.high, k.low, k.close);
+        k.regime_now = portfolio_regime(reg, &k, o, roll, &res->book,
+                                        have_t0);
+        track_stress(&k, o, roll, k.regime_now == BAL_REGIME_SHOCK);
         if (streams) {
             rc = write_streams(streams, roll, reg, o, &k, now,
                                res->date_only, err);
@@ -860,8 +941,6 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         }
         if (o->governor && !res->ruined)
             mult = govern(&gov, &k, &res->book, e, &triggers);
-        k.regime_now = portfolio_regime(reg, &k, o, roll, &res->book,
-                                        !(triggers & BAL_TRIG_INITIAL));
         size_mult = mult;
         if (k.regime_now != BAL_REGIME_NONE)
             size_mult *= o->regime_scale[k.regime_now];
@@ -954,6 +1033,8 @@ void bal_result_release(bal_result *r)
     free(r->weights);
     free(r->assets);
     free(r->final_corr);
+    free(r->calm_corr);
+    free(r->stress_corr);
     bal_portfolio_release(&r->book);
     memset(r, 0, sizeof(*r));
 }
@@ -975,10 +1056,6 @@ static int check_supported(const bal_config *c, bal_error *err)
                            "equal or inverse_vol)");
     if (!isnan(c->sizing.cluster_risk_cap))
         return unsupported(err, "sizing.cluster_risk_cap", "a cluster cap");
-    if (c->engine.shrinkage_ledoit_wolf || c->engine.shrinkage != 0)
-        return unsupported(err, "engine.shrinkage", "shrinkage");
-    if (c->engine.stress_blend != 0)
-        return unsupported(err, "engine.stress_blend", "stress blending");
     if (c->execution.cash_rate != 0)
         return unsupported(err, "execution.cash_rate", "interest on cash");
     if (c->execution.borrow_rate != 0)
@@ -1198,6 +1275,15 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
                      || c->sizing.regime_scale.ranging != 1
                      || c->sizing.regime_scale.shock != 1
                      || c->engine.stress_blend > 0;
+    o->cov.ledoit_wolf = c->engine.shrinkage_ledoit_wolf;
+    o->cov.shrinkage = c->engine.shrinkage_ledoit_wolf ? 0
+                                                       : c->engine.shrinkage;
+    o->cov.target = c->engine.shrinkage_target == BAL_SHRINK_CONSTANT_CORR
+                        ? BAL_COV_TARGET_CONSTANT_CORR
+                        : BAL_COV_TARGET_DIAGONAL;
+    o->cov.psd_floor = c->engine.psd_floor;
+    o->cov.stress_blend = c->engine.stress_blend;
+    o->stress_quantile = c->engine.stress_quantile;
     if (c->sizing.drawdown.enabled) {
         o->governor = 1;
         o->gov.start = c->sizing.drawdown.start;

@@ -591,27 +591,56 @@ static cJSON *assets_json(const bal_report_input *in, const bal_result *res)
     return arr;
 }
 
+static void add_matrix(cJSON *obj, const char *key, const double *m,
+                       size_t n)
+{
+    cJSON *rows = cJSON_AddArrayToObject(obj, key);
+    size_t i, j;
+
+    for (i = 0; rows && i < n; i++) {
+        cJSON *row = cJSON_CreateArray();
+
+        if (!row)
+            break;
+        cJSON_AddItemToArray(rows, row);
+        for (j = 0; j < n; j++)
+            bal_json_push_number(row, m[i * n + j]);
+    }
+}
+
 static cJSON *correlation_json(const bal_report_input *in,
                                const bal_result *res)
 {
-    cJSON *c = cJSON_CreateObject(), *syms, *fin;
-    size_t i, j, n = res->n_assets;
+    cJSON *c = cJSON_CreateObject(), *syms, *pairs;
+    size_t i, n = res->n_assets;
 
     if (!c)
         return NULL;
     syms = cJSON_AddArrayToObject(c, "symbols");
     for (i = 0; syms && i < n; i++)
         cJSON_AddItemToArray(syms, cJSON_CreateString(in->symbols[i]));
-    fin = cJSON_AddArrayToObject(c, "final");
-    for (i = 0; fin && i < n; i++) {
-        cJSON *row = cJSON_CreateArray();
+    add_matrix(c, "final", res->final_corr, n);
+    add_matrix(c, "calm", res->calm_corr, n);
+    add_matrix(c, "stress", res->stress_corr, n);
+    pairs = cJSON_AddArrayToObject(c, "stress_pairs");
+    for (i = 0; pairs && i < res->n_stress_pairs; i++) {
+        size_t a = res->stress_i[i], b = res->stress_j[i];
+        cJSON *o = cJSON_CreateObject();
+        char name[128];
 
-        if (!row)
+        if (!o)
             break;
-        cJSON_AddItemToArray(fin, row);
-        for (j = 0; j < n; j++)
-            bal_json_push_number(row, res->final_corr[i * n + j]);
+        cJSON_AddItemToArray(pairs, o);
+        snprintf(name, sizeof(name), "%s|%s", in->symbols[a],
+                 in->symbols[b]);
+        cJSON_AddStringToObject(o, "pair", name);
+        bal_json_add_number(o, "calm", res->calm_corr[a * n + b]);
+        bal_json_add_number(o, "stress", res->stress_corr[a * n + b]);
+        bal_json_add_number(o, "rise", res->stress_diff[i]);
     }
+    add_count(c, "stress_steps", res->stress_steps);
+    add_count(c, "psd_repairs", res->psd_repairs);
+    bal_json_add_number(c, "shrinkage", res->shrinkage);
     return c;
 }
 

@@ -445,6 +445,8 @@ struct asset {
 /* Per-pair state, i < j. */
 struct pair {
     size_t count;               /* synchronous returns pushed */
+    size_t last;                /* step of the latest push */
+    double li, lj;              /* the latest synchronous returns */
     double ci, cj;              /* closes at the last common step, or NaN */
     bal_rolling_cov cov;        /* used unless corr_ewma */
     bal_rolling_ewcorr ew;      /* used with corr_ewma */
@@ -452,6 +454,7 @@ struct pair {
 
 struct bal_rolling {
     size_t n;
+    size_t steps;               /* bal_rolling_step calls */
     size_t npairs;
     bal_rolling_options opt;
     struct asset *assets;
@@ -645,6 +648,7 @@ void bal_rolling_step(bal_rolling *r, const unsigned char *has_bar,
 
     BAL_ASSERT(has_bar != NULL && close != NULL);
     BAL_ASSERT((high == NULL) == (low == NULL));
+    r->steps++;
     for (i = 0; i < r->n; i++) {
         struct asset *as = &r->assets[i];
         double c, h, l;
@@ -693,6 +697,9 @@ void bal_rolling_step(bal_rolling *r, const unsigned char *has_bar,
                 else
                     bal_rolling_cov_push(&p->cov, ri, rj);
                 p->count++;
+                p->li = ri;
+                p->lj = rj;
+                p->last = r->steps;
             }
             p->ci = ai->close;
             p->cj = aj->close;
@@ -762,5 +769,19 @@ int bal_rolling_warm(const bal_rolling *r, size_t i, unsigned need)
                 return 0;
         }
     }
+    return 1;
+}
+
+int bal_rolling_pair_last(const bal_rolling *r, size_t i, size_t j,
+                          double *x_out, double *y_out)
+{
+    const struct pair *p;
+
+    BAL_ASSERT(i < r->n && j < r->n && i != j);
+    p = &r->pairs[pair_index(r, i, j)];
+    if (p->count == 0 || p->last != r->steps)
+        return 0;
+    *x_out = i < j ? p->li : p->lj;
+    *y_out = i < j ? p->lj : p->li;
     return 1;
 }

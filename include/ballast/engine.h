@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "ballast/config.h"
+#include "ballast/covariance.h"
 #include "ballast/error.h"
 #include "ballast/loader.h"
 #include "ballast/metrics.h"
@@ -70,6 +71,9 @@ typedef struct bal_engine_options {
     bal_regime_options regime;
     int regime_used;
     double regime_scale[3];         /* by bal_regime_label */
+    /* sizing correlation: shrinkage, stress blend, PSD repair (SPEC §3) */
+    bal_cov_options cov;
+    double stress_quantile;
 } bal_engine_options;
 
 /* Optional per-bar outputs (`--series`), each "time,symbol,value" or
@@ -114,6 +118,14 @@ typedef struct bal_result {
     int date_only;          /* every input timestamp at midnight */
     bal_asset_result *assets;
     double *final_corr;     /* n x n, NaN where undefined */
+    double *calm_corr;      /* n x n expanding calm / stress correlations */
+    double *stress_corr;    /* (NaN with fewer than corr_window returns) */
+    size_t stress_i[BAL_COV_STRESS_PAIRS], stress_j[BAL_COV_STRESS_PAIRS];
+    double stress_diff[BAL_COV_STRESS_PAIRS];
+    size_t n_stress_pairs;  /* largest rho_stress - rho_calm first */
+    size_t stress_steps;    /* steps classified as stress */
+    size_t psd_repairs;     /* decisions whose correlation was repaired */
+    double shrinkage;       /* the intensity used at the last decision */
     bal_metrics metrics;
 } bal_result;
 

@@ -211,4 +211,11 @@ size_t bal_rolling_pair_count(const bal_rolling *r, size_t i, size_t j);
  * still counts as warm). Vacuously 1 for need == 0 or CORR with one asset. */
 int bal_rolling_warm(const bal_rolling *r, size_t i, unsigned need);
 
+/* 1 when the pair (i, j), i != j (asserted), got a synchronous return at
+ * the last bal_rolling_step; *x_out is then asset i's and *y_out asset
+ * j's return (the configured kind). Else 0 and the outputs are untouched.
+ * O(1). */
+int bal_rolling_pair_last(const bal_rolling *r, size_t i, size_t j,
+                          double *x_out, double *y_out);
+
 #endif /* BAL_ROLLING_H */

@@ -4,6 +4,7 @@
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <gsl/gsl_statistics_double.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,8 @@ static bal_engine_options base_options(void)
     o.metrics = (bal_metrics_options)BAL_METRICS_OPTIONS_INIT;
     o.regime = (bal_regime_options)BAL_REGIME_OPTIONS_INIT;
     o.regime_scale[0] = o.regime_scale[1] = o.regime_scale[2] = 1;
+    o.cov = (bal_cov_options)BAL_COV_OPTIONS_INIT;
+    o.stress_quantile = 0.1;
     return o;
 }
 
@@ -757,5 +760,61 @@ Test(engine, regime_scale_and_regime_change)
     }
     cr_assert_gt(checked, 3);
     bal_result_release(&res);
+    free_market(&m);
+}
+
+/* Full shrinkage toward the diagonal makes the sizing correlation the
+ * identity: the first allocation's gross is then target / sqrt(sum (b_i
+ * sigma_i)^2) with b = 1/3 and sigma_i the annualised sd (ddof 1) of the
+ * last vol_window log returns, computed here with GSL. A stress blend can
+ * only raise correlations, so it never raises exposure. */
+Test(engine, shrinkage_and_stress_blend_feed_the_sizer)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res, blended;
+    bal_error err = BAL_ERROR_INIT;
+    double var = 0, gross = 0, r[20];
+    size_t i, k, w = 20, row;
+
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.sizer.target_vol = 0.02;
+    o.rolling.vol_window = w;
+    o.rolling.corr_window = w;
+    o.rebalance.schedule = BAL_SCHED_WEEKLY;
+    o.cov.shrinkage = 1;
+    make_market(&m, 41, 200);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    for (i = 0; i < N_ASSETS; i++) {
+        double sd;
+
+        for (k = 0; k < w; k++)
+            r[k] = log(m.s[i].close[res.t0 - k] / m.s[i].close[res.t0 - k
+                                                                - 1]);
+        sd = gsl_stats_sd(r, 1, w) * sqrt(260.0);
+        var += sd * sd / 9;
+    }
+    for (i = 0; i < N_ASSETS; i++)
+        gross += fabs(res.weights[i].target);
+    assert_rel(gross, 0.02 / sqrt(var), 1e-12);
+    bal_result_release(&res);
+
+    o.cov.shrinkage = 0;
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0);
+    o.cov.stress_blend = 1;
+    cr_assert_eq(bal_engine_run(&blended, &o, m.p, NULL, &err), 0);
+    cr_assert_eq(res.n_weights, blended.n_weights);
+    for (row = 0; row < res.n_weights; row += N_ASSETS) {
+        double g0 = 0, g1 = 0;
+
+        for (i = 0; i < N_ASSETS; i++) {
+            g0 += fabs(res.weights[row + i].target);
+            g1 += fabs(blended.weights[row + i].target);
+        }
+        cr_assert_leq(g1, g0 * (1 + 1e-12), "row %zu", row);
+    }
+    bal_result_release(&res);
+    bal_result_release(&blended);
     free_market(&m);
 }

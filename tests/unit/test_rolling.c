@@ -1232,3 +1232,26 @@ Test(rolling, window_push_asserts_on_nan, .signal = SIGABRT)
     bal_rolling_window_init(&v, buf, 4);
     bal_rolling_window_push(&v, NAN);
 }
+
+/* The pair accessor reports the synchronous returns of the last step
+ * only: the crypto asset's Fri->Mon return is paired at Monday. */
+Test(rolling, pair_last_reports_this_steps_synchronous_returns)
+{
+    bal_rolling *r = NULL;
+    bal_rolling_options o = BAL_ROLLING_OPTIONS_INIT;
+    unsigned char both[2] = { 1, 1 }, crypto_only[2] = { 0, 1 };
+    double c1[2] = { 10, 20 }, c2[2] = { 10, 21 }, c3[2] = { 11, 22.5 };
+    double x = 0, y = 0;
+
+    o.simple_returns = 1;
+    cr_assert_eq(bal_rolling_new(&r, 2, &o, NULL), 0);
+    bal_rolling_step(r, both, NULL, NULL, c1);           /* Friday */
+    cr_assert_eq(bal_rolling_pair_last(r, 0, 1, &x, &y), 0);
+    bal_rolling_step(r, crypto_only, NULL, NULL, c2);    /* Saturday */
+    cr_assert_eq(bal_rolling_pair_last(r, 0, 1, &x, &y), 0);
+    bal_rolling_step(r, both, NULL, NULL, c3);           /* Monday */
+    cr_assert_eq(bal_rolling_pair_last(r, 1, 0, &x, &y), 1);
+    assert_rel(x, 22.5 / 20 - 1, 1e-15);                 /* asset 1 */
+    assert_rel(y, 11.0 / 10 - 1, 1e-15);                 /* asset 0 */
+    bal_rolling_free(r);
+}
