@@ -35,6 +35,8 @@ struct work {
     bal_cov_psd *psd;
     bal_cov_panel *panel;   /* Ledoit-Wolf only */
     bal_cov_stress *stress;
+    bal_alloc_work *alloc;
+    double *cov, *alloc_b, *atr_frac;
     size_t min_obs;         /* returns a stress correlation needs */
     size_t psd_repairs;
     double delta;
@@ -51,7 +53,8 @@ static void work_free(struct work *k)
                   k->rv_sum, k->rv_sq, k->wsum, k->rv_n, k->local, k->lastc,
                   k->dir, k->closes, k->dir_n, k->sig_next, k->sig_value,
                   k->sigma_last, k->corr_last, k->fresh_target,
-                  k->shadow_units, k->stress_buf, k->rs };
+                  k->shadow_units, k->stress_buf, k->rs, k->cov,
+                  k->alloc_b, k->atr_frac };
     size_t i;
 
     for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
@@ -59,6 +62,7 @@ static void work_free(struct work *k)
     bal_cov_psd_free(k->psd);
     bal_cov_panel_free(k->panel);
     bal_cov_stress_free(k->stress);
+    bal_alloc_work_free(k->alloc);
 }
 
 static int work_alloc(struct work *k, size_t n, size_t n_series,
@@ -103,7 +107,11 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     k->shadow_units = calloc(n, sizeof(double));
     k->stress_buf = calloc(n * n, sizeof(double));
     k->rs = calloc(n, sizeof(double));
-    if (!k->stress_buf || !k->rs)
+    k->cov = calloc(n * n, sizeof(double));
+    k->alloc_b = calloc(n, sizeof(double));
+    k->atr_frac = calloc(n, sizeof(double));
+    if (!k->stress_buf || !k->rs || !k->cov || !k->alloc_b || !k->atr_frac
+        || bal_alloc_work_new(&k->alloc, n, NULL) < 0)
         return 0;
     if (!(k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
           && k->high && k->low && k->close && k->vol_ann && k->corr
@@ -155,13 +163,20 @@ static unsigned needs(const bal_engine_options *o)
 {
     unsigned need = 0;
 
+    int given = o->sizer.method == BAL_SIZE_GIVEN;
+    int am = o->alloc.method;
+    int cov_method = given && (am == BAL_ALLOC_INVERSE_VOL
+                               || am == BAL_ALLOC_ERC || am == BAL_ALLOC_HRP
+                               || am == BAL_ALLOC_MIN_VARIANCE);
+
     if (o->sizer.method == BAL_SIZE_INVERSE_VOL || !isnan(o->sizer.target_vol)
-        || !isnan(o->rebalance.vol_shift))
+        || !isnan(o->rebalance.vol_shift) || cov_method)
         need |= BAL_ROLLING_NEED_VOL;
-    if ((!isnan(o->sizer.target_vol) || !isnan(o->rebalance.corr_shift))
+    if ((!isnan(o->sizer.target_vol) || !isnan(o->rebalance.corr_shift)
+         || (cov_method && am != BAL_ALLOC_INVERSE_VOL))
         && o->n_assets > 1)
         need |= BAL_ROLLING_NEED_CORR;
-    if (o->slippage_atr > 0)
+    if (o->slippage_atr > 0 || (given && am == BAL_ALLOC_INVERSE_ATR))
         need |= BAL_ROLLING_NEED_ATR;
     return need;
 }
@@ -393,6 +408,19 @@ static int compute_targets(double *out, struct work *k,
             return rc;
         k->psd_repairs += repaired != 0;
     }
+    if (so.method == BAL_SIZE_GIVEN) {
+        size_t i;
+        int rc;
+
+        bal_cov_from_corr(k->cov, o->n_assets, k->corr, k->vol_ann);
+        for (i = 0; i < o->n_assets; i++)
+            k->atr_frac[i] = bal_rolling_atr(r, i) / k->local[i];
+        rc = bal_alloc_weights(k->alloc_b, &o->alloc, o->n_assets, k->cov,
+                               k->warm, k->atr_frac, k->alloc, err);
+        if (rc < 0)
+            return rc;
+        so.targets = k->alloc_b;
+    }
     directions(k, o, now);
     so.direction = k->dir;
     so.multiplier = mult;
@@ -557,6 +585,21 @@ static void summarise(bal_result *res, const bal_engine_options *o,
     res->stress_steps = bal_cov_stress_steps(k->stress, 1);
     res->psd_repairs = k->psd_repairs;
     res->shrinkage = k->delta;
+    if (o->sizer.method == BAL_SIZE_GIVEN && o->alloc.method == BAL_ALLOC_HRP) {
+        const bal_alloc_merge *mg;
+        const size_t *order;
+        size_t m = bal_alloc_tree(k->alloc, &mg, &order);
+
+        res->merges = m > 1 ? malloc((m - 1) * sizeof(*mg)) : NULL;
+        res->leaf_order = m > 0 ? malloc(m * sizeof(*order)) : NULL;
+        if ((m <= 1 || res->merges) && (m == 0 || res->leaf_order)) {
+            if (m > 1)
+                memcpy(res->merges, mg, (m - 1) * sizeof(*mg));
+            if (m > 0)
+                memcpy(res->leaf_order, order, m * sizeof(*order));
+            res->n_leaves = m;
+        }
+    }
     e = bal_portfolio_equity(p);
     actual_weights(k->w, p, e);
     var = bal_sizer_variance(k->w, n, k->vol_ann, k->corr);
@@ -1035,6 +1078,8 @@ void bal_result_release(bal_result *r)
     free(r->final_corr);
     free(r->calm_corr);
     free(r->stress_corr);
+    free(r->merges);
+    free(r->leaf_order);
     bal_portfolio_release(&r->book);
     memset(r, 0, sizeof(*r));
 }
@@ -1051,9 +1096,6 @@ static int unsupported(bal_error *err, const char *path, const char *what)
  * with a feature silently switched off. */
 static int check_supported(const bal_config *c, bal_error *err)
 {
-    if (c->sizing.method > BAL_METHOD_INVERSE_VOL)
-        return unsupported(err, "sizing.method", "this method (use fixed, "
-                           "equal or inverse_vol)");
     if (!isnan(c->sizing.cluster_risk_cap))
         return unsupported(err, "sizing.cluster_risk_cap", "a cluster cap");
     if (c->execution.cash_rate != 0)
@@ -1216,9 +1258,28 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
     o->rolling.vol_ewma = c->engine.vol == BAL_EST_EWMA;
     o->rolling.corr_ewma = c->engine.corr == BAL_EST_EWMA;
     o->rolling.ewma_lambda = c->engine.ewma_lambda;
-    o->sizer.method = c->sizing.method == BAL_METHOD_FIXED ? BAL_SIZE_FIXED
-                      : c->sizing.method == BAL_METHOD_EQUAL
-                          ? BAL_SIZE_EQUAL : BAL_SIZE_INVERSE_VOL;
+    switch (c->sizing.method) {
+    case BAL_METHOD_FIXED:
+        o->sizer.method = BAL_SIZE_FIXED;
+        break;
+    case BAL_METHOD_EQUAL:
+        o->sizer.method = BAL_SIZE_EQUAL;
+        break;
+    case BAL_METHOD_INVERSE_VOL:
+        o->sizer.method = BAL_SIZE_INVERSE_VOL;
+        break;
+    default:
+        o->sizer.method = BAL_SIZE_GIVEN;
+        o->alloc = (bal_alloc_options)BAL_ALLOC_OPTIONS_INIT;
+        o->alloc.method = c->sizing.method == BAL_METHOD_INVERSE_ATR
+                              ? BAL_ALLOC_INVERSE_ATR
+                          : c->sizing.method == BAL_METHOD_ERC
+                              ? BAL_ALLOC_ERC
+                          : c->sizing.method == BAL_METHOD_HRP
+                              ? BAL_ALLOC_HRP : BAL_ALLOC_MIN_VARIANCE;
+        o->alloc.linkage = (int)c->sizing.linkage;
+        o->alloc.hrp_ldp = c->sizing.hrp_distance == BAL_HRP_LDP;
+    }
     o->sizer.targets = s->targets;
     o->sizer.max_weight = c->sizing.max_weight;
     o->sizer.target_vol = c->sizing.target_vol;

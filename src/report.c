@@ -644,6 +644,41 @@ static cJSON *correlation_json(const bal_report_input *in,
     return c;
 }
 
+/* The HRP tree of the last decision: leaves in order and every merge
+ * (ids as SPEC §12: leaves 0..n-1 in config order, merge k is n + k), or
+ * null without HRP. */
+static cJSON *clusters_json(const bal_report_input *in,
+                            const bal_result *res)
+{
+    cJSON *c, *order, *merges;
+    size_t i;
+
+    if (res->n_leaves == 0)
+        return cJSON_CreateNull();
+    c = cJSON_CreateObject();
+    if (!c)
+        return NULL;
+    order = cJSON_AddArrayToObject(c, "order");
+    for (i = 0; order && i < res->n_leaves; i++)
+        cJSON_AddItemToArray(order, cJSON_CreateString(
+                                        in->symbols[res->leaf_order[i]]));
+    merges = cJSON_AddArrayToObject(c, "merges");
+    for (i = 0; merges && i + 1 < res->n_leaves; i++) {
+        const bal_alloc_merge *m = &res->merges[i];
+        cJSON *o = cJSON_CreateObject();
+
+        if (!o)
+            break;
+        cJSON_AddItemToArray(merges, o);
+        add_count(o, "id", res->n_assets + i);
+        add_count(o, "left", m->left);
+        add_count(o, "right", m->right);
+        bal_json_add_number(o, "distance", m->distance);
+        add_count(o, "size", m->size);
+    }
+    return c;
+}
+
 cJSON *bal_report_json(const bal_report_input *in, const bal_result *res)
 {
     cJSON *root = cJSON_CreateObject(), *tool, *files;
@@ -668,6 +703,7 @@ cJSON *bal_report_json(const bal_report_input *in, const bal_result *res)
     cJSON_AddItemToObject(root, "assets", assets_json(in, res));
     cJSON_AddItemToObject(root, "drawdown_episodes", episodes_json(res));
     cJSON_AddItemToObject(root, "correlation", correlation_json(in, res));
+    cJSON_AddItemToObject(root, "clusters", clusters_json(in, res));
     files = cJSON_AddObjectToObject(root, "files");
     for (i = 0; files && in->outdir && i < bal_outdir_count(in->outdir); i++)
         cJSON_AddStringToObject(files, bal_outdir_name(in->outdir, i),

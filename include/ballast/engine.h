@@ -2,6 +2,7 @@
 #define BAL_ENGINE_H
 #include <stdint.h>
 #include <stdio.h>
+#include "ballast/alloc.h"
 #include "ballast/config.h"
 #include "ballast/covariance.h"
 #include "ballast/error.h"
@@ -74,6 +75,9 @@ typedef struct bal_engine_options {
     /* sizing correlation: shrinkage, stress blend, PSD repair (SPEC §3) */
     bal_cov_options cov;
     double stress_quantile;
+    /* allocation by alloc.h (inverse_atr, erc, hrp, min_variance): used
+     * when sizer.method is BAL_SIZE_GIVEN; the engine passes b */
+    bal_alloc_options alloc;
 } bal_engine_options;
 
 /* Optional per-bar outputs (`--series`), each "time,symbol,value" or
@@ -126,6 +130,10 @@ typedef struct bal_result {
     size_t stress_steps;    /* steps classified as stress */
     size_t psd_repairs;     /* decisions whose correlation was repaired */
     double shrinkage;       /* the intensity used at the last decision */
+    /* HRP: the tree of the last decision (n_merges = leaves - 1) */
+    bal_alloc_merge *merges;
+    size_t *leaf_order;
+    size_t n_leaves;
     bal_metrics metrics;
 } bal_result;
 

@@ -111,6 +111,7 @@ static bal_engine_options base_options(void)
     o.regime_scale[0] = o.regime_scale[1] = o.regime_scale[2] = 1;
     o.cov = (bal_cov_options)BAL_COV_OPTIONS_INIT;
     o.stress_quantile = 0.1;
+    o.alloc = (bal_alloc_options)BAL_ALLOC_OPTIONS_INIT;
     return o;
 }
 
@@ -339,6 +340,22 @@ Test(engine, no_look_ahead)
     o.rebalance.drawdown_step = 0.1;
     o.fill_close = 1;
     check_no_look_ahead(&o);            /* MA trend, target shift, governor */
+    o.sizer.method = BAL_SIZE_GIVEN;
+    o.alloc.method = BAL_ALLOC_ERC;
+    o.cov.ledoit_wolf = 1;
+    o.cov.stress_blend = 0.5;
+    o.regime_used = 1;
+    o.regime_scale[BAL_REGIME_SHOCK] = 0.5;
+    o.rebalance.regime_change = 1;
+    check_no_look_ahead(&o);            /* ERC, shrinkage, stress, regimes */
+    o.alloc.method = BAL_ALLOC_HRP;
+    o.alloc.linkage = BAL_ALLOC_LINK_WARD;
+    check_no_look_ahead(&o);
+    o.alloc.method = BAL_ALLOC_MIN_VARIANCE;
+    check_no_look_ahead(&o);
+    o.alloc.method = BAL_ALLOC_INVERSE_ATR;
+    o.fill_close = 0;
+    check_no_look_ahead(&o);
 }
 
 /* Warm-up: with vol_window w, volatility is first defined at bar index w
@@ -816,5 +833,50 @@ Test(engine, shrinkage_and_stress_blend_feed_the_sizer)
     }
     bal_result_release(&res);
     bal_result_release(&blended);
+    free_market(&m);
+}
+
+/* ERC inside the engine: the first allocation's risk contributions,
+ * measured on a covariance rebuilt here with GSL from the last w log
+ * returns (sd ddof 1, Pearson correlation, 260 bars a year), are equal. */
+Test(engine, erc_allocation_equalises_risk_contributions)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    double r[N_ASSETS][30], sd[N_ASSETS], rc[N_ASSETS], w[N_ASSETS];
+    double total = 0;
+    size_t i, j, k, win = 30;
+
+    o.sizer.method = BAL_SIZE_GIVEN;
+    o.alloc.method = BAL_ALLOC_ERC;
+    o.rolling.vol_window = win;
+    o.rolling.corr_window = win;
+    make_market(&m, 43, 160);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    for (i = 0; i < N_ASSETS; i++) {
+        for (k = 0; k < win; k++)
+            r[i][k] = log(m.s[i].close[res.t0 - k]
+                          / m.s[i].close[res.t0 - k - 1]);
+        sd[i] = gsl_stats_sd(r[i], 1, win) * sqrt(260.0);
+        w[i] = res.weights[i].target;
+    }
+    for (i = 0; i < N_ASSETS; i++) {
+        double sw = 0;
+
+        for (j = 0; j < N_ASSETS; j++) {
+            double rho = i == j ? 1 : gsl_stats_correlation(r[i], 1, r[j],
+                                                             1, win);
+
+            sw += rho * sd[i] * sd[j] * w[j];
+        }
+        rc[i] = w[i] * sw;
+        total += rc[i];
+    }
+    for (i = 0; i < N_ASSETS; i++)
+        assert_abs(rc[i] / total, 1.0 / N_ASSETS, 1e-9);
+    bal_result_release(&res);
     free_market(&m);
 }
