@@ -77,6 +77,8 @@ struct options_mirror {
     bal_bad_bars bad_bars;
     double spike_k;
     int spike_repair;
+    const char *column_name[BAL_COL_COUNT];
+    long column_index[BAL_COL_COUNT];
 };
 _Static_assert(sizeof(bal_series) == sizeof(struct series_mirror),
                "bal_series changed: update cache.c and BAL_CACHE_FORMAT");
@@ -183,6 +185,7 @@ static uint64_t hash_options(const bal_load_options *o)
 {
     static const char version[] = BAL_VERSION;
     uint64_t h = 0;
+    size_t i;
 
     h = mix_i64(h, 1, BAL_CACHE_FORMAT);
     h = mix(h, 2, version, sizeof(version) - 1);
@@ -196,6 +199,10 @@ static uint64_t hash_options(const bal_load_options *o)
     h = mix_i64(h, 16, (int64_t)o->bad_bars);
     h = mix(h, 17, &o->spike_k, sizeof(o->spike_k));
     h = mix_i64(h, 18, (int64_t)o->spike_repair);
+    for (i = 0; i < BAL_COL_COUNT; i++) {
+        h = mix_str(h, (uint32_t)(100 + i), o->column_name[i]);
+        h = mix_i64(h, (uint32_t)(200 + i), (int64_t)o->column_index[i]);
+    }
     return h;
 }
 
@@ -387,22 +394,11 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
-/* Checks the header hdr of an entry of ent_size bytes against key and,
- * when it matches, reads the payload from fd into *out. Returns the
- * state: HIT (out filled), STALE or INVALID (out left empty). */
-static bal_cache_state read_entry(bal_series *out, int fd,
-                                  const unsigned char *hdr,
-                                  uint64_t ent_size, const struct key *k)
+/* INVALID for a foreign header, STALE when it does not match k (the
+ * content hash only when with_hash), else HIT. */
+static bal_cache_state check_key(const unsigned char *hdr,
+                                 const struct key *k, int with_hash)
 {
-    uint64_t n, nval, d[N_DEFECTS];
-    uint32_t flags;
-    size_t na, i, ncol, ndef;
-    void *a[MAX_ARRAYS];
-    struct iovec iov[MAX_ARRAYS];
-    char tf[TFMT_LEN];
-    const char *tfs = NULL;
-    int32_t col;
-
     if (memcmp(hdr, magic, sizeof(magic)) != 0
         || get_u32(hdr, OFF_FORMAT) != BAL_CACHE_FORMAT
         || get_u32(hdr, OFF_BOM) != BOM)
@@ -410,9 +406,32 @@ static bal_cache_state read_entry(bal_series *out, int fd,
     if (get_u64(hdr, OFF_FSIZE) != k->size
         || get_i64(hdr, OFF_MSEC) != k->mtime_sec
         || get_i64(hdr, OFF_MNSEC) != k->mtime_nsec
-        || get_u64(hdr, OFF_HASH) != k->hash
+        || (with_hash && get_u64(hdr, OFF_HASH) != k->hash)
         || get_u64(hdr, OFF_OPTS) != k->opts)
         return BAL_CACHE_STALE;
+    return BAL_CACHE_HIT;
+}
+
+/* Checks the header hdr of an entry of ent_size bytes against key and,
+ * when it matches, reads the payload from fd into *out. Returns the
+ * state: HIT (out filled), STALE or INVALID (out left empty). */
+static bal_cache_state read_entry(bal_series *out, int fd,
+                                  const unsigned char *hdr,
+                                  uint64_t ent_size, const struct key *k)
+{
+    uint64_t n, d[N_DEFECTS];
+    size_t bytes;
+    uint32_t flags;
+    size_t na, i, ncol, ndef;
+    void *a[MAX_ARRAYS];
+    struct iovec iov[MAX_ARRAYS];
+    char tf[TFMT_LEN];
+    const char *tfs = NULL;
+    int32_t col;
+    bal_cache_state state = check_key(hdr, k, 1);
+
+    if (state != BAL_CACHE_HIT)
+        return state;
     flags = get_u32(hdr, OFF_FLAGS);
     ncol = hdr[OFF_NCOL];
     ndef = hdr[OFF_NDEF];
@@ -436,16 +455,16 @@ static bal_cache_state read_entry(bal_series *out, int fd,
     }
 
     memset(out, 0, sizeof(*out));
-    nval = n;
-    out->time = malloc((size_t)nval * 8);
-    out->close = malloc((size_t)nval * 8);
+    bytes = (size_t)n * 8;
+    out->time = malloc(bytes);
+    out->close = malloc(bytes);
     if (flags & FLAG_OHLC) {
-        out->open = malloc((size_t)nval * 8);
-        out->high = malloc((size_t)nval * 8);
-        out->low = malloc((size_t)nval * 8);
+        out->open = malloc(bytes);
+        out->high = malloc(bytes);
+        out->low = malloc(bytes);
     }
     if (flags & FLAG_VOLUME)
-        out->volume = malloc((size_t)nval * 8);
+        out->volume = malloc(bytes);
     if (!out->time || !out->close
         || ((flags & FLAG_OHLC) && (!out->open || !out->high || !out->low))
         || ((flags & FLAG_VOLUME) && !out->volume))
@@ -454,7 +473,7 @@ static bal_cache_state read_entry(bal_series *out, int fd,
         goto bad;
     for (i = 0; i < na; i++) {
         iov[i].iov_base = a[i];
-        iov[i].iov_len = (size_t)nval * 8;
+        iov[i].iov_len = bytes;
     }
     /* One readv for the whole payload; short reads continue. */
     i = 0;
@@ -475,10 +494,10 @@ static bal_cache_state read_entry(bal_series *out, int fd,
             iov[i].iov_len -= (size_t)got;
         }
     }
-    if (checksum(hdr, a, na, (size_t)nval) != get_u64(hdr, OFF_SUM))
+    if (checksum(hdr, a, na, (size_t)n) != get_u64(hdr, OFF_SUM))
         goto bad;
 
-    out->n = (size_t)nval;
+    out->n = (size_t)n;
     out->rows = (size_t)get_u64(hdr, OFF_ROWS);
     out->bar_seconds = get_i64(hdr, OFF_BARSEC);
     out->header_line = (size_t)get_u64(hdr, OFF_HEADER_LINE);
@@ -498,23 +517,67 @@ bad:
     return BAL_CACHE_INVALID;
 }
 
-/* Looks up the entry at ent; fills *out and returns HIT, or returns why
- * it was not used. */
-static bal_cache_state lookup(bal_series *out, const char *ent,
-                              const struct key *k)
+/* XXH3-64 of the rest of the file open on fd, read in small chunks (no
+ * buffer the size of the file); *n = bytes read. -1 on a read error or
+ * ENOMEM. */
+static int hash_stream(uint64_t *h, uint64_t *n, int fd)
+{
+    enum { CHUNK = 256 * 1024 };
+    XXH3_state_t *state = XXH3_createState();
+    char *buf = malloc(CHUNK);
+    ssize_t got;
+    int rc = -1;
+
+    *n = 0;
+    if (!state || !buf || XXH3_64bits_reset(state) != XXH_OK)
+        goto done;
+    for (;;) {
+        got = read(fd, buf, CHUNK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            goto done;
+        if (got == 0)
+            break;
+        if (XXH3_64bits_update(state, buf, (size_t)got) != XXH_OK)
+            goto done;
+        *n += (uint64_t)got;
+    }
+    *h = XXH3_64bits_digest(state);
+    rc = 0;
+done:
+    free(buf);
+    XXH3_freeState(state);
+    return rc;
+}
+
+/* Looks up the entry at ent for the input open on in_fd, whose key k
+ * lacks the content hash. When the entry's other fields match, hashes the
+ * input (k->hash is then set) and reads the entry into *out. Returns HIT,
+ * or why the entry was not used. */
+static bal_cache_state lookup(bal_series *out, const char *ent, int in_fd,
+                              struct key *k)
 {
     unsigned char hdr[HDR_SIZE];
     struct stat st;
     bal_cache_state state;
+    uint64_t n;
     int fd = open(ent, O_RDONLY);
 
     if (fd < 0)
-        return errno == ENOENT ? BAL_CACHE_ABSENT : BAL_CACHE_INVALID;
+        return errno == ENOENT || errno == ENOTDIR ? BAL_CACHE_ABSENT
+                                                   : BAL_CACHE_INVALID;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0
         || read_exact(fd, hdr, HDR_SIZE) != 0)
         state = BAL_CACHE_INVALID;
     else
-        state = read_entry(out, fd, hdr, (uint64_t)st.st_size, k);
+        state = check_key(hdr, k, 0);
+    if (state == BAL_CACHE_HIT) {
+        if (hash_stream(&k->hash, &n, in_fd) != 0 || n != k->size)
+            state = BAL_CACHE_STALE;    /* unreadable or changed: parse */
+        else
+            state = read_entry(out, fd, hdr, (uint64_t)st.st_size, k);
+    }
     close(fd);
     return state;
 }
@@ -601,6 +664,14 @@ done:
     return rc;
 }
 
+static void set_info(bal_cache_info *info, uint64_t size, uint64_t hash)
+{
+    info->size = size;
+    info->hash = hash;
+    snprintf(info->hash_hex, sizeof(info->hash_hex), "%016llx",
+             (unsigned long long)hash);
+}
+
 int bal_cache_load(bal_series *out, const char *path,
                    const bal_load_options *opt, const char *cache_dir,
                    bal_cache_info *info, bal_error *err)
@@ -609,8 +680,8 @@ int bal_cache_load(bal_series *out, const char *path,
     bal_cache_info dummy;
     struct stat st, st2;
     struct key k;
-    char *buf = NULL, *ent = NULL;
-    size_t len = 0;
+    char *buf, *ent = NULL;
+    size_t len;
     int fd, rc, cacheable;
 
     memset(out, 0, sizeof(*out));
@@ -637,45 +708,50 @@ int bal_cache_load(bal_series *out, const char *path,
         return bal_error_set(err, BAL_EIO, "cannot read '%s': %s", path,
                              strerror(EISDIR));
     }
+    k.size = (uint64_t)st.st_size;
+    k.mtime_sec = (int64_t)st.st_mtim.tv_sec;
+    k.mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
+    k.hash = 0;
+    k.opts = hash_options(opt);
+    cacheable = cache_dir && S_ISREG(st.st_mode)
+             && entry_path(&ent, cache_dir, path, k.opts) == 0;
+    if (cacheable) {
+        info->state = lookup(out, ent, fd, &k);
+        if (info->state == BAL_CACHE_HIT) {
+            close(fd);
+            free(ent);
+            set_info(info, k.size, k.hash);
+            return 0;
+        }
+        if (lseek(fd, 0, SEEK_SET) != 0) {
+            rc = bal_error_set(err, BAL_EIO, "cannot read '%s': %s", path,
+                               strerror(errno));
+            close(fd);
+            free(ent);
+            return rc;
+        }
+    }
     rc = read_all(&buf, &len, fd, &st, path, err);
     /* The entry's key must describe the bytes read: a file that changed
      * meanwhile is parsed but not cached. */
-    cacheable = rc == 0 && cache_dir && S_ISREG(st.st_mode)
-             && fstat(fd, &st2) == 0 && st2.st_size == st.st_size
+    cacheable = cacheable && rc == 0 && fstat(fd, &st2) == 0
+             && st2.st_size == st.st_size
              && st2.st_mtim.tv_sec == st.st_mtim.tv_sec
              && st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec
-             && (uint64_t)len == (uint64_t)st.st_size;
+             && (uint64_t)len == k.size;
     close(fd);
-    if (rc < 0)
+    if (rc < 0) {
+        free(ent);
         return rc;
-
-    k.size = (uint64_t)len;
-    k.mtime_sec = (int64_t)st.st_mtim.tv_sec;
-    k.mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
-    k.hash = XXH3_64bits(buf, len);
-    k.opts = hash_options(opt);
-    info->size = k.size;
-    info->hash = k.hash;
-    snprintf(info->hash_hex, sizeof(info->hash_hex), "%016llx",
-             (unsigned long long)k.hash);
-
-    if (cacheable && entry_path(&ent, cache_dir, path, k.opts) != 0)
-        cacheable = 0;          /* out of memory: just parse */
-    if (cacheable) {
-        info->state = lookup(out, ent, &k);
-        if (info->state == BAL_CACHE_HIT) {
-            rc = 0;
-            goto done;
-        }
     }
+    k.size = (uint64_t)len;
+    k.hash = XXH3_64bits(buf, len);
+    set_info(info, k.size, k.hash);
     rc = bal_series_parse(out, path, buf, len, opt, err);
     free(buf);
-    buf = NULL;
     if (rc == 0 && cacheable && make_dirs(cache_dir) == 0
         && write_entry(ent, out, &k) == 0)
         info->written = 1;
-done:
-    free(buf);
     free(ent);
     return rc;
 }

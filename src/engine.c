@@ -778,27 +778,16 @@ static int portfolio_regime(const bal_regime *rg, struct work *k,
                             const bal_rolling *r, const bal_portfolio *p,
                             int allocated)
 {
-    size_t i, j, n = o->n_assets, pairs = 0;
-    double sum = 0, avg = NAN, e;
+    size_t i, n = o->n_assets;
+    double avg = NAN, e;
     int all_vols = 1;
 
     for (i = 0; i < n; i++) {
         k->vol_ann[i] = bal_rolling_vol(r, i) * sqrt(k->bpy[i]);
         all_vols &= !isnan(k->vol_ann[i]);
     }
-    if (!isnan(o->regime.corr_spike)) {
-        for (i = 0; i < n; i++)
-            for (j = i + 1; j < n; j++) {
-                double rho = bal_rolling_corr(r, i, j);
-
-                if (!isnan(rho)) {
-                    sum += rho;
-                    pairs++;
-                }
-            }
-        if (pairs)
-            avg = sum / (double)pairs;
-    }
+    if (!isnan(o->regime.corr_spike))
+        avg = bal_rolling_mean_corr(r);
     if (allocated) {
         e = bal_portfolio_equity(p);
         actual_weights(k->w, p, e);

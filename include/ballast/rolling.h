@@ -218,4 +218,8 @@ int bal_rolling_warm(const bal_rolling *r, size_t i, unsigned need);
 int bal_rolling_pair_last(const bal_rolling *r, size_t i, size_t j,
                           double *x_out, double *y_out);
 
+/* Mean of the defined pairwise correlations (NaN when none is), in one
+ * pass over the pairs: O(N^2). */
+double bal_rolling_mean_corr(const bal_rolling *r);
+
 #endif /* BAL_ROLLING_H */

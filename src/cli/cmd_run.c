@@ -1,6 +1,7 @@
 /* ballast run: backtest one config and write its outputs. */
 #include "cli.h"
 
+#include "ballast/cache.h"
 #include "ballast/config.h"
 #include "ballast/engine.h"
 #include "ballast/loader.h"
@@ -38,7 +39,9 @@ static const char run_usage[] =
     "                        a regression)\n"
     "      --rtol X          relative tolerance for --check (1e-9)\n"
     "      --atol X          absolute tolerance for --check (1e-12)\n"
-    "      --cache-dir D     folder for the parsed-data cache\n"
+    "      --cache-dir D     folder for the parsed-data cache (default\n"
+    "                        $XDG_CACHE_HOME/ballast or ~/.cache/ballast)\n"
+    "      --no-cache        parse every file, write no cache entry\n"
     "  -q, --quiet           no progress messages\n"
     "  -h, --help            this help\n";
 
@@ -46,7 +49,7 @@ struct run_args {
     const char *config, *out, *curves, *check, *cache_dir;
     const char **sets;
     size_t n_sets;
-    int series, json;
+    int series, json, no_cache;
     double rtol, atol;
 };
 
@@ -70,6 +73,7 @@ static int parse_args(struct run_args *a, int argc, char **argv)
         { "rtol",      required_argument, NULL, 'r' },
         { "atol",      required_argument, NULL, 'a' },
         { "cache-dir", required_argument, NULL, 'C' },
+        { "no-cache",  no_argument,       NULL, 'N' },
         { "quiet",     no_argument,       NULL, 'q' },
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -115,6 +119,9 @@ static int parse_args(struct run_args *a, int argc, char **argv)
         case 'C':
             a->cache_dir = optarg;
             break;
+        case 'N':
+            a->no_cache = 1;
+            break;
         case 'q':
             cli_quiet = 1;
             break;
@@ -151,31 +158,39 @@ static double file_bytes(const bal_config *cfg)
     return total;
 }
 
-/* Loads every asset's series in config order, then the data.fx series,
- * then the signals file when the direction reads one. */
-static int load_all(bal_series *series, const bal_config *cfg,
-                    bal_engine_setup *es, bal_error *err)
+/* Loads every asset's series in config order (through the cache), then
+ * the data.fx series, then the signals file when the direction reads one.
+ * hashes[i] gets each asset file's XXH3-64. */
+static int load_all(bal_series *series, char (*hashes)[17],
+                    const bal_config *cfg, bal_engine_setup *es,
+                    const char *cache_dir, bal_error *err)
 {
-    size_t i;
+    size_t i, hits = 0;
     int rc;
 
     for (i = 0; i < cfg->n_assets; i++) {
         const bal_asset_config *a = &cfg->assets[i];
         bal_load_options lo = BAL_LOAD_OPTIONS_INIT;
+        bal_cache_info info = BAL_CACHE_INFO_INIT;
 
         cli_load_options(&lo, a);
-        rc = bal_series_load(&series[i], a->path, &lo, err);
+        rc = bal_cache_load(&series[i], a->path, &lo, cache_dir, &info, err);
         if (rc < 0)
             return rc;
+        memcpy(hashes[i], info.hash_hex, sizeof(hashes[i]));
+        hits += info.state == BAL_CACHE_HIT;
     }
     for (i = 0; i < es->n_fx_files; i++) {
         bal_load_options lo = BAL_LOAD_OPTIONS_INIT;
 
-        rc = bal_series_load(&series[cfg->n_assets + i], es->fx_paths[i],
-                             &lo, err);
+        rc = bal_cache_load(&series[cfg->n_assets + i], es->fx_paths[i],
+                            &lo, cache_dir, NULL, err);
         if (rc < 0)
             return rc;
     }
+    if (cache_dir)
+        cli_info("cache: %zu of %zu assets read from %s", hits,
+                 cfg->n_assets, cache_dir);
     if (cfg->direction.mode == BAL_DIR_SIGNALS)
         return bal_signals_load(&es->signals, cfg->direction.signals_path,
                                 es->symbols, cfg->n_assets, err);
@@ -242,7 +257,8 @@ static void print_summary(const bal_config *cfg, const bal_result *res,
 }
 
 static int write_outputs(bal_outdir *od, const bal_config *cfg,
-                         bal_series *const *ptrs, const bal_engine_setup *es,
+                         bal_series *const *ptrs, const char **hashes,
+                         const bal_engine_setup *es,
                          const bal_result *res, cJSON **report_out,
                          char **metrics_text, bal_error *err)
 {
@@ -274,6 +290,7 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
     in.symbols = es->symbols;
     in.files = files;
     in.series = ptrs;
+    in.hashes = hashes;
     in.calendar = cfg->data.calendar == BAL_CAL_INTERSECTION
                       ? "intersection" : "union";
     in.outdir = od;
@@ -321,7 +338,9 @@ int cmd_run(int argc, char **argv)
     bal_error err = BAL_ERROR_INIT;
     cJSON *report = NULL;
     char *metrics_text = NULL;
-    char out_buf[512];
+    char out_buf[512], cache_buf[4096];
+    char (*hashes)[17] = NULL;
+    const char **hash_ptrs = NULL;
     double t_start, t_loaded;
     size_t i, n_series = 0;
     int rc, code = BAL_EXIT_OK;
@@ -367,8 +386,22 @@ int cmd_run(int argc, char **argv)
     for (i = 0; i < n_series; i++)
         ptrs[i] = &series[i];
     cli_info("loading %zu asset%s", cfg.n_assets, cfg.n_assets == 1 ? "" : "s");
+    hashes = calloc(cfg.n_assets, sizeof(*hashes));
+    hash_ptrs = calloc(cfg.n_assets, sizeof(*hash_ptrs));
+    if (!hashes || !hash_ptrs) {
+        rc = bal_error_set(&err, BAL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (i = 0; i < cfg.n_assets; i++)
+        hash_ptrs[i] = hashes[i];
+    if (!a.no_cache && !a.cache_dir
+        && bal_cache_default_dir(cache_buf, sizeof(cache_buf),
+                                 getenv("XDG_CACHE_HOME"),
+                                 getenv("HOME")) == 0)
+        a.cache_dir = cache_buf;
     t_start = now_seconds();
-    rc = load_all(series, &cfg, &es, &err);
+    rc = load_all(series, hashes, &cfg, &es, a.no_cache ? NULL : a.cache_dir,
+                  &err);
     if (rc < 0) {
         /* an input file that cannot be read is bad input data, not a
          * runtime failure */
@@ -412,8 +445,8 @@ int cmd_run(int argc, char **argv)
         goto fail;
     cli_info("backtest of %zu steps x %zu assets in %.3f s", res.n_steps,
              cfg.n_assets, now_seconds() - t_loaded);
-    rc = write_outputs(od, &cfg, ptrs, &es, &res, &report, &metrics_text,
-                       &err);
+    rc = write_outputs(od, &cfg, ptrs, hash_ptrs, &es, &res, &report,
+                       &metrics_text, &err);
     if (rc < 0)
         goto fail;
     if (a.json) {
@@ -437,6 +470,8 @@ done:
             bal_series_release(&series[i]);
     free(series);
     free(ptrs);
+    free(hashes);
+    free(hash_ptrs);
     bal_engine_setup_release(&es);
     bal_config_release(&cfg);
     free(a.sets);
