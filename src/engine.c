@@ -37,6 +37,7 @@ struct work {
     bal_cov_stress *stress;
     bal_alloc_work *alloc;
     double *cov, *alloc_b, *atr_frac;
+    size_t *cluster;        /* 2n union-find parents (cluster_risk_cap) */
     size_t min_obs;         /* returns a stress correlation needs */
     size_t psd_repairs;
     double delta;
@@ -54,7 +55,7 @@ static void work_free(struct work *k)
                   k->dir, k->closes, k->dir_n, k->sig_next, k->sig_value,
                   k->sigma_last, k->corr_last, k->fresh_target,
                   k->shadow_units, k->stress_buf, k->rs, k->cov,
-                  k->alloc_b, k->atr_frac };
+                  k->alloc_b, k->atr_frac, k->cluster };
     size_t i;
 
     for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
@@ -110,7 +111,9 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     k->cov = calloc(n * n, sizeof(double));
     k->alloc_b = calloc(n, sizeof(double));
     k->atr_frac = calloc(n, sizeof(double));
+    k->cluster = calloc(2 * n, sizeof(size_t));
     if (!k->stress_buf || !k->rs || !k->cov || !k->alloc_b || !k->atr_frac
+        || !k->cluster
         || bal_alloc_work_new(&k->alloc, n, NULL) < 0)
         return 0;
     if (!(k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
@@ -165,9 +168,10 @@ static unsigned needs(const bal_engine_options *o)
 
     int given = o->sizer.method == BAL_SIZE_GIVEN;
     int am = o->alloc.method;
-    int cov_method = given && (am == BAL_ALLOC_INVERSE_VOL
-                               || am == BAL_ALLOC_ERC || am == BAL_ALLOC_HRP
-                               || am == BAL_ALLOC_MIN_VARIANCE);
+    int cov_method = (given && (am == BAL_ALLOC_INVERSE_VOL
+                                || am == BAL_ALLOC_ERC || am == BAL_ALLOC_HRP
+                                || am == BAL_ALLOC_MIN_VARIANCE))
+                     || !isnan(o->cluster_risk_cap);
 
     if (o->sizer.method == BAL_SIZE_INVERSE_VOL || !isnan(o->sizer.target_vol)
         || !isnan(o->rebalance.vol_shift) || cov_method)
@@ -385,6 +389,102 @@ static void fill_stats(struct work *k, const bal_rolling *r, size_t n)
     }
 }
 
+/* Height at which the dendrogram is cut into risk clusters: distance
+ * sqrt(0.5 (1 - rho)) = 0.5 links assets whose correlation is >= 0.5. */
+#define CLUSTER_CUT 0.5
+/* Water-filling rounds for the cluster risk cap; each round scales the
+ * worst cluster to the cap to first order, so a few rounds suffice. */
+#define CLUSTER_ROUNDS 200
+
+static size_t find_root(size_t *parent, size_t i)
+{
+    while (parent[i] != i)
+        i = parent[i] = parent[parent[i]];
+    return i;
+}
+
+/* Caps every cluster's share of the risk w'Sw at o->cluster_risk_cap by
+ * scaling its weights down and spreading the freed weight over the other
+ * clusters pro rata (SPEC §4.3), on the allocation b >= 0 (sum kept). */
+static int cap_cluster_risk(double *b, struct work *k,
+                            const bal_engine_options *o, bal_error *err)
+{
+    size_t n = o->n_assets, i, j, round, m, *root = k->cluster;
+    const bal_alloc_merge *mg;
+    const size_t *order;
+    double cap = o->cluster_risk_cap;
+    int rc;
+
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++)
+            k->cov[i * n + j] = i == j ? 0
+                                : sqrt(fmax(0, 0.5 * (1 - k->corr[i * n
+                                                                  + j])));
+    rc = bal_alloc_linkage(k->cov, n, o->alloc.linkage, k->alloc, err);
+    if (rc < 0)
+        return rc;
+    m = bal_alloc_tree(k->alloc, &mg, &order);
+    /* union-find over ids 0..2n-2: merges under the cut join clusters */
+    for (i = 0; i < 2 * n; i++)
+        root[i] = i;
+    for (i = 0; i + 1 < m; i++) {
+        size_t id = n + i;
+
+        if (mg[i].distance <= CLUSTER_CUT) {
+            root[find_root(root, mg[i].left)] = id;
+            root[find_root(root, mg[i].right)] = id;
+        }
+    }
+    for (round = 0; round < CLUSTER_ROUNDS; round++) {
+        double total = 0, worst = 0, sum_in = 0, sum_out = 0, f;
+        size_t worst_root = 0;
+
+        for (i = 0; i < n; i++) {
+            double sw = 0;
+
+            for (j = 0; j < n; j++)
+                sw += k->corr[i * n + j] * k->vol_ann[i] * k->vol_ann[j]
+                      * b[j];
+            k->rs[i] = b[i] * sw;               /* risk contribution */
+            total += k->rs[i];
+        }
+        if (!(total > 0))
+            return BAL_OK;
+        for (i = 0; i < n; i++) {
+            double share = 0;
+            size_t r = find_root(root, i);
+
+            for (j = 0; j < n; j++)
+                if (find_root(root, j) == r)
+                    share += k->rs[j];
+            share /= total;
+            if (share > worst) {
+                worst = share;
+                worst_root = r;
+            }
+        }
+        if (worst <= cap * (1 + 1e-9))
+            return BAL_OK;
+        for (i = 0; i < n; i++) {
+            if (find_root(root, i) == worst_root)
+                sum_in += b[i];
+            else
+                sum_out += b[i];
+        }
+        if (!(sum_out > 0))
+            return BAL_OK;              /* one cluster: nothing to do */
+        /* risk scales with the square of the weights, to first order */
+        f = sqrt(cap / worst);
+        for (i = 0; i < n; i++) {
+            if (find_root(root, i) == worst_root)
+                b[i] *= f;
+            else
+                b[i] *= 1 + sum_in * (1 - f) / sum_out;
+        }
+    }
+    return BAL_OK;
+}
+
 /* Target weights from the statistics up to now: direction x allocation
  * x overlays (SPEC §4), times the governor's multiplier. */
 static int compute_targets(double *out, struct work *k,
@@ -417,6 +517,31 @@ static int compute_targets(double *out, struct work *k,
             k->atr_frac[i] = bal_rolling_atr(r, i) / k->local[i];
         rc = bal_alloc_weights(k->alloc_b, &o->alloc, o->n_assets, k->cov,
                                k->warm, k->atr_frac, k->alloc, err);
+        if (rc < 0)
+            return rc;
+        so.targets = k->alloc_b;
+    }
+    if (!isnan(o->cluster_risk_cap) && o->n_assets > 1) {
+        int rc;
+
+        if (so.method != BAL_SIZE_GIVEN && so.method != BAL_SIZE_FIXED) {
+            /* the method's own allocation, then the cap on it */
+            so.multiplier = 1;
+            so.target_vol = NAN;
+            so.direction = NULL;
+            so.max_gross = 1e300;
+            rc = bal_sizer_targets(k->alloc_b, &so, o->n_assets, k->vol_ann,
+                                   k->corr, k->warm, k->sizer_work, err);
+            if (rc < 0)
+                return rc;
+            so = o->sizer;
+            so.method = BAL_SIZE_GIVEN;
+        } else if (so.method == BAL_SIZE_FIXED) {
+            memcpy(k->alloc_b, o->sizer.targets,
+                   o->n_assets * sizeof(double));
+            so.method = BAL_SIZE_GIVEN;
+        }
+        rc = cap_cluster_risk(k->alloc_b, k, o, err);
         if (rc < 0)
             return rc;
         so.targets = k->alloc_b;
@@ -1085,8 +1210,6 @@ static int unsupported(bal_error *err, const char *path, const char *what)
  * with a feature silently switched off. */
 static int check_supported(const bal_config *c, bal_error *err)
 {
-    if (!isnan(c->sizing.cluster_risk_cap))
-        return unsupported(err, "sizing.cluster_risk_cap", "a cluster cap");
     if (c->execution.cash_rate != 0)
         return unsupported(err, "execution.cash_rate", "interest on cash");
     if (c->execution.borrow_rate != 0)
@@ -1334,6 +1457,8 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
     o->cov.psd_floor = c->engine.psd_floor;
     o->cov.stress_blend = c->engine.stress_blend;
     o->stress_quantile = c->engine.stress_quantile;
+    o->cluster_risk_cap = c->sizing.cluster_risk_cap;
+    o->alloc.linkage = (int)c->sizing.linkage;
     if (c->sizing.drawdown.enabled) {
         o->governor = 1;
         o->gov.start = c->sizing.drawdown.start;

@@ -78,6 +78,10 @@ typedef struct bal_engine_options {
     /* allocation by alloc.h (inverse_atr, erc, hrp, min_variance): used
      * when sizer.method is BAL_SIZE_GIVEN; the engine passes b */
     bal_alloc_options alloc;
+    /* cap on any correlation cluster's share of portfolio risk, NaN = off
+     * (clusters: the sizing-correlation dendrogram under alloc.linkage cut
+     * at distance 0.5, i.e. assets linked at rho >= 0.5) */
+    double cluster_risk_cap;
 } bal_engine_options;
 
 /* Optional per-bar outputs (`--series`), each "time,symbol,value" or

@@ -112,6 +112,7 @@ static bal_engine_options base_options(void)
     o.cov = (bal_cov_options)BAL_COV_OPTIONS_INIT;
     o.stress_quantile = 0.1;
     o.alloc = (bal_alloc_options)BAL_ALLOC_OPTIONS_INIT;
+    o.cluster_risk_cap = NAN;
     return o;
 }
 
@@ -350,7 +351,9 @@ Test(engine, no_look_ahead)
     check_no_look_ahead(&o);            /* ERC, shrinkage, stress, regimes */
     o.alloc.method = BAL_ALLOC_HRP;
     o.alloc.linkage = BAL_ALLOC_LINK_WARD;
-    check_no_look_ahead(&o);
+    o.cluster_risk_cap = 0.4;
+    check_no_look_ahead(&o);            /* HRP with a cluster risk cap */
+    o.cluster_risk_cap = NAN;
     o.alloc.method = BAL_ALLOC_MIN_VARIANCE;
     check_no_look_ahead(&o);
     o.alloc.method = BAL_ALLOC_INVERSE_ATR;
@@ -877,6 +880,57 @@ Test(engine, erc_allocation_equalises_risk_contributions)
     }
     for (i = 0; i < N_ASSETS; i++)
         assert_abs(rc[i] / total, 1.0 / N_ASSETS, 1e-9);
+    bal_result_release(&res);
+    free_market(&m);
+}
+
+/* cluster_risk_cap: with nearly uncorrelated assets every asset is its
+ * own cluster (single linkage cut at rho >= 0.5 is the connected
+ * components of the rho >= 0.5 graph, checked here), so no asset may
+ * carry more than the cap of the risk, measured on a covariance rebuilt
+ * with GSL from the same window. */
+Test(engine, cluster_risk_cap_bounds_each_clusters_risk)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    double r[N_ASSETS][40], sd[N_ASSETS], rc[N_ASSETS], total = 0;
+    size_t i, j, k, win = 40;
+
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.rolling.vol_window = win;
+    o.rolling.corr_window = win;
+    o.cluster_risk_cap = 0.34;
+    o.rebalance.schedule = BAL_SCHED_MONTHLY;
+    make_market(&m, 47, 200);
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    for (i = 0; i < N_ASSETS; i++) {
+        for (k = 0; k < win; k++)
+            r[i][k] = log(m.s[i].close[res.t0 - k]
+                          / m.s[i].close[res.t0 - k - 1]);
+        sd[i] = gsl_stats_sd(r[i], 1, win);
+    }
+    for (i = 0; i < N_ASSETS; i++) {
+        double sw = 0;
+
+        for (j = 0; j < N_ASSETS; j++) {
+            double rho = i == j ? 1 : gsl_stats_correlation(r[i], 1, r[j],
+                                                             1, win);
+
+            if (i != j)
+                cr_assert_lt(rho, 0.5, "assets %zu and %zu would cluster "
+                             "(rho %g, t0 %zu)", i, j, rho, res.t0);
+            sw += rho * sd[i] * sd[j] * res.weights[j].target;
+        }
+        rc[i] = res.weights[i].target * sw;
+        total += rc[i];
+    }
+    for (i = 0; i < N_ASSETS; i++)
+        cr_assert_leq(rc[i] / total, 0.34 + 1e-9, "asset %zu: %.6f", i,
+                      rc[i] / total);
+    cr_assert_gt(rc[2] / total, 0.34 - 1e-6, "the cap binds");
     bal_result_release(&res);
     free_market(&m);
 }
