@@ -4,6 +4,7 @@
 #include "ballast/cache.h"
 #include "ballast/config.h"
 #include "ballast/engine.h"
+#include "ballast/html.h"
 #include "ballast/loader.h"
 #include "ballast/numfmt.h"
 #include "ballast/report.h"
@@ -24,8 +25,9 @@ static const char run_usage[] =
     "                   [--cache-dir D] [-q]\n"
     "\n"
     "Backtests CONFIG over its CSV inputs and writes report.json,\n"
-    "equity.csv, weights.csv and trades.csv into DIR (default\n"
-    "out/<config name>). Files appear atomically, report.json last.\n"
+    "equity.csv, weights.csv, trades.csv and report.html into DIR\n"
+    "(default out/<config name>). Files appear atomically, report.json\n"
+    "last.\n"
     "\n"
     "  -o, --out DIR         output folder\n"
     "  -s, --set KEY=VALUE   override a config key by its dotted path;\n"
@@ -273,9 +275,6 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
     rc = bal_report_write_csv(od, res, es->symbols, err);
     if (rc < 0)
         return rc;
-    rc = bal_outdir_seal(od, err);
-    if (rc < 0)
-        return rc;
     files = calloc(cfg->n_assets, sizeof(*files));
     cfg_json = bal_config_to_json(cfg);
     if (!files || !cfg_json) {
@@ -293,6 +292,20 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
     in.hashes = hashes;
     in.calendar = cfg->data.calendar == BAL_CAL_INTERSECTION
                       ? "intersection" : "union";
+    if (cfg->output.html) {
+        f = bal_outdir_file(od, "report.html", err);
+        if (!f) {
+            rc = err->code;
+            goto done;
+        }
+        rc = bal_report_html(f, &in, res, err);
+        if (rc < 0)
+            goto done;
+    }
+    /* every other file is complete: hash them for report.json */
+    rc = bal_outdir_seal(od, err);
+    if (rc < 0)
+        goto done;
     in.outdir = od;
     report = bal_report_json(&in, res);
     text = report ? cJSON_Print(report) : NULL;
