@@ -24,7 +24,8 @@ LIB      := $(B)/libballast.a
 BIN      := $(B)/ballast
 TESTS    := $(B)/unit-tests
 
-.PHONY: all run test unit cli asan debug headertest bench deps clean help
+.PHONY: all run test unit cli asan debug headertest bench deps clean help \
+        fuzz fuzz-run
 
 all: $(BIN)
 
@@ -37,6 +38,8 @@ help:
 	@echo "make valgrind   the unit and CLI tests under valgrind"
 	@echo "make headertest every public header compiles on its own"
 	@echo "make bench      benchmark figures"
+	@echo "make fuzz       libFuzzer targets (clang) in $(B)/fuzz"
+	@echo "make fuzz-run   run each fuzz target FUZZ_SECONDS (60) seconds"
 
 deps:
 	@scripts/install-deps.sh
@@ -80,6 +83,36 @@ headertest:
 
 bench: $(BIN)
 	scripts/bench.sh $(BIN)
+
+# Loader benchmark driver (scripts/bench.sh builds it).
+$(B)/bench-load: tests/bench/bench_load.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# libFuzzer targets: the CSV loader and the number parser against strtod.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined
+FUZZ_SRC     := src/loader.c src/error.c src/numfmt.c
+FUZZ_SECONDS ?= 60
+FUZZERS      := $(B)/fuzz/fuzz_loader $(B)/fuzz/fuzz_number
+
+fuzz: $(FUZZERS)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) include/ballast/loader.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -Iinclude -D_POSIX_C_SOURCE=200809L $(FUZZ_FLAGS) \
+	  -o $@ $< $(FUZZ_SRC) -lcsv -lm
+
+fuzz-run: $(FUZZERS)
+	@for f in loader number; do \
+	  mkdir -p $(B)/fuzz/corpus-$$f && \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS) s" && \
+	  $(B)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+	    -dict=tests/fuzz/$$f.dict \
+	    $(B)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan build-debug

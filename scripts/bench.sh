@@ -40,15 +40,44 @@ for i in 1 2 3; do
     best_load=$(python3 -c "print(max($best_load, $load))")
     best_bt=$(python3 -c "print(min($best_bt, $bt))")
 done
-echo "ballast load:     $best_load MB/s (CSV bytes per second, best of 3)"
+echo "ballast run, load phase: $best_load MB/s ($N files, as \`ballast run\` reports it)"
 echo "ballast backtest: $best_bt s for $N assets x $STEPS steps (inverse_vol + vol target + weekly + drift, excluding load)"
+
+# ---- load: the loader alone (tests/bench/bench_load.c: bal_series_load,
+# one core, files in the page cache) against pandas.read_csv with date
+# parsing, on the same files in the same run. Two sets: one large
+# ISO-dated hourly OHLCV file (SPEC §9's case) and the market's files.
+BDIR=$(dirname "$BALLAST")
+make -s -C "$ROOT" B="$BDIR" "$BDIR/bench-load" > /dev/null
+BIG="$B/load-1h"
+if [ ! -f "$BIG/EURUSD.csv" ]; then
+    echo "generating one hourly asset x 878400 steps into $BIG (once)"
+    "$BALLAST" data gen --assets 1 --bar 1h --steps 878400 -o "$BIG" \
+        > /dev/null
+fi
+MKTFILES=()
+for f in "$MKT"/*.csv; do
+    [ "$(basename "$f")" = regimes.csv ] || MKTFILES+=("$f")
+done
+load_mb() {     # REPEATS FILE... -> best MB/s of bench-load
+    local r=$1
+    shift
+    "$BDIR/bench-load" -r "$r" "$@" | sed -n 's/^load: \([0-9.]*\) MB.*/\1/p'
+}
+big_bytes=$(wc -c < "$BIG/EURUSD.csv")
+mkt_bytes=$(cat "${MKTFILES[@]}" | wc -c)
+load_big=$(load_mb 7 "$BIG/EURUSD.csv")
+load_mkt=$(load_mb 3 "${MKTFILES[@]}")
+echo "ballast load:     $load_big MB/s (1 ISO-dated hourly OHLCV file, $big_bytes bytes, best of 7)"
+echo "ballast load:     $load_mkt MB/s (${#MKTFILES[@]} asset files, $mkt_bytes bytes, best of 3)"
 
 PY=/usr/bin/python3
 if [ -x "$PY" ] && "$PY" -c "import pandas" 2>/dev/null; then
-    pd=$("$PY" - "$MKT" <<'PY'
-import glob, sys, time
+    pandas_mb() {   # FILE... -> best MB/s of read_csv(parse_dates), of 3
+        "$PY" - "$@" <<'PY'
+import sys, time
 import pandas as pd
-files = sorted(glob.glob(sys.argv[1] + "/*USD.csv"))
+files = sys.argv[1:]
 size = sum(open(f, "rb").seek(0, 2) for f in files)
 best = 0
 for _ in range(3):
@@ -58,9 +87,11 @@ for _ in range(3):
     best = max(best, size / (time.perf_counter() - t) / 1e6)
 print(f"{best:.1f}")
 PY
-)
-    echo "pandas read_csv (parse_dates): $pd MB/s"
-    echo "ratio ballast / pandas load: $(python3 -c "print(round($best_load / $pd, 2))")"
+    }
+    pd_big=$(pandas_mb "$BIG/EURUSD.csv")
+    pd_mkt=$(pandas_mb "${MKTFILES[@]}")
+    echo "pandas read_csv (parse_dates): $pd_big MB/s (the large file), $pd_mkt MB/s (the asset files), pandas $("$PY" -c 'import pandas; print(pandas.__version__)')"
+    echo "ratio ballast / pandas load: $(python3 -c "print(round($load_big / $pd_big, 2))") (large file), $(python3 -c "print(round($load_mkt / $pd_mkt, 2))") (asset files)"
 else
     echo "pandas: skipped (install python3-pandas for the load peer)"
 fi

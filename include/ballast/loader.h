@@ -9,11 +9,19 @@
  * The work runs in three stages, each open to extension:
  *   1. detection: skip a UTF-8 BOM and preamble lines, find the header
  *      (the first of the first 16 non-blank lines that names a known
- *      column), pick the delimiter (`,` `;` tab `|`: the one that makes
- *      the most known names) and map columns to roles (enum bal_column);
- *   2. rows: libcsv tokenizes the data (quotes, LF/CRLF/CR, no final
- *      newline); each cell of a used column is parsed at once, so the
- *      first bad cell stops the load with FILE:LINE:COL;
+ *      column or a column of the options' column map), pick the delimiter
+ *      (`,` `;` tab `|`: the one that makes the most known names) and map
+ *      columns to roles (enum bal_column). Without a header, a column map
+ *      by index gives the roles, or else the first non-blank line must
+ *      have the headerless MetaTrader layout
+ *        date,open,high,low,close,volume       (date may hold a time)
+ *        date,time,open,high,low,close,volume  (time of day apart)
+ *      recognised from its content (a date, a time of day in the 7-column
+ *      layout, then five numbers);
+ *   2. rows: libcsv tokenizes the data in large blocks (quotes, LF/CRLF/
+ *      CR, no final newline); each cell of a used column is parsed at once,
+ *      so the first bad cell stops the load with FILE:LINE:COL (the line
+ *      is found again only when there is an error);
  *   3. post-processing: sort, duplicates, bar defects, spikes, bar size
  *      and gaps, in that order.
  *
@@ -25,7 +33,9 @@
  *   open, high, low; close or price; adj close; volume, vol, vol.,
  *   "volume <anything>"
  * Other columns are ignored. A unix column wins over a date column; the
- * date column is then only compared with it (time_mismatch).
+ * date column is then only compared with it (time_mismatch). A column map
+ * in the options (column_name / column_index) overrides detection role by
+ * role; detection never gives a mapped column to another role.
  *
  * Times are int64 seconds UTC; fractions of a second are dropped (floor).
  * Cells of the time column are read with the first matching format of:
@@ -34,26 +44,35 @@
  *   YYYY.MM.DD[ HH:MM[:SS[.f]]]                   (MetaTrader)
  *   DD.MM.YYYY[ HH:MM[:SS[.f]]]                   (Dukascopy)
  *   YYYYMMDD[ HHMMSS]
+ *   MM/DD/YYYY or DD/MM/YYYY[ H:MM[:SS[.f]]]      (1- or 2-digit day,
+ *                                                  month and hour)
  *   unix seconds / ms / µs / ns, 9 or more digits, optional fraction
  * (the format of the previous row is tried first, so files mixing two
- * formats load). A separate time-of-day column takes HH:MM[:SS[.f]] or
- * HHMMSS and is added to the date. A unix cell (either column) is read
- * by magnitude: |v| < 1e11 seconds, < 1e14 ms, < 1e17 µs, else ns.
+ * formats load). The order of a slash date is read from the data: the
+ * date column of the whole file is scanned once, and a first number above
+ * 12 somewhere means DD/MM/YYYY, a second number above 12 MM/DD/YYYY. When
+ * every day and month is at most 12 the file is refused ("ambiguous date
+ * ...: set date_format") at the first slash date. A separate time-of-day
+ * column takes H:MM[:SS[.f]] or HHMMSS and is added to the date. A unix
+ * cell (either column) is read by magnitude: |v| < 1e11 seconds, < 1e14
+ * ms, < 1e17 µs, else ns.
  *
- * Numbers: [+-]digits[.digits][e[+-]digits] read with strtod (so the
- * double is exactly strtod's), after these normalisations: with the `;`
- * delimiter a single `,` is the decimal point; when a cell holds both `.`
- * and `,` the last one is the decimal point and the other must group the
- * integer digits by three ("2,546.00", "1.234,5"); a volume may end in
- * K, M or B (x 1e3, 1e6, 1e9, applied in the decimal text). inf, nan as
- * a value, hex floats and trailing text are errors. Empty, `null` and
- * `nan` cells (any case) are missing: a missing price is a bar defect,
- * a missing volume is NaN. strtod follows LC_NUMERIC: the C locale is
- * assumed (the CLI never calls setlocale).
+ * Numbers: [+-]digits[.digits][e[+-]digits], read exactly: the result is
+ * the double strtod gives (round to nearest, ties to even), computed by
+ * bal_series_parse_number's fast paths with strtod as the fallback, after
+ * these normalisations: with the `;` delimiter a single `,` is the decimal
+ * point; when a cell holds both `.` and `,` the last one is the decimal
+ * point and the other must group the integer digits by three
+ * ("2,546.00", "1.234,5"); a volume may end in K, M or B (x 1e3, 1e6,
+ * 1e9, applied in the decimal text). inf, nan as a value, hex floats and
+ * trailing text are errors. Empty, `-`, `null` and `nan` cells (any
+ * case) are missing: a missing price is a bar defect, a missing volume is
+ * NaN.
  *
  * Rows: a row whose fields are all empty is skipped; a row with fewer
  * fields than the used columns need, or a non-empty field beyond the
- * header's last column, is an error ("short row" / "long row").
+ * header's last column, is an error ("short row" / "long row"). A field
+ * longer than 1 MiB is an error.
  *
  * Post-processing (counted in bal_defects):
  *   - order: rows are sorted by (time, file order). A file that is
@@ -136,9 +155,18 @@ typedef struct bal_load_options {
     bal_bad_bars bad_bars;        /* default BAL_BAD_REPAIR */
     double spike_k;               /* default 10; 0 disables spike checks */
     int spike_repair;             /* non-zero: spiking close -> m_t */
+    /* Column map (the config's `columns`), indexed by enum bal_column:
+     * column_name[r] non-NULL names role r's header cell (matched exactly
+     * after trimming the cell's spaces); else column_index[r] >= 0 is its
+     * 0-based field index; else the role is detected. Mapped names make
+     * their line a header; a map by index alone also reads a file without
+     * a header. Strings are borrowed for the call. */
+    const char *column_name[BAL_COL_COUNT];
+    long column_index[BAL_COL_COUNT];
 } bal_load_options;
-#define BAL_LOAD_OPTIONS_INIT \
-    { BAL_CLASS_FOREX, 0, 0, NULL, 0, BAL_DUP_LAST, BAL_BAD_REPAIR, 10.0, 0 }
+#define BAL_LOAD_OPTIONS_INIT                                             \
+    { BAL_CLASS_FOREX, 0, 0, NULL, 0, BAL_DUP_LAST, BAL_BAD_REPAIR, 10.0, \
+      0, { NULL }, { -1, -1, -1, -1, -1, -1, -1, -1, -1 } }
 
 /* One asset's bars. Invariant after a successful load: n >= 1 and time is
  * strictly increasing. Arrays are owned by the series (n elements each);
@@ -170,7 +198,9 @@ typedef struct bal_series {
 #define BAL_SERIES_INIT { 0 }
 
 /* Reads the CSV file at path into *out (overwritten, not released first:
- * pass an initialised or released series). On failure *out is left empty
+ * pass an initialised or released series). A regular file of 1 MiB or
+ * more is memory-mapped where the system allows it (else read whole), so
+ * it must not be truncated while it loads. On failure *out is left empty
  * (releasing it is harmless). Returns 0, or:
  *   BAL_EIO    "cannot open 'x.csv': No such file or directory" (path not
  *              repeated in err->path), also for read errors;
@@ -179,7 +209,9 @@ typedef struct bal_series {
  *              1-based field index, either 0 when not applicable, e.g.
  *              "cannot parse 'abc' as a number",
  *              "cannot parse '2021-13-45' as a date", "empty file",
- *              "no data rows after the header on line 1";
+ *              "no data rows after the header on line 1", "ambiguous
+ *              date '09/01/2024': ... set date_format", "no column named
+ *              'Last' in the header (columns.close)";
  *   BAL_EINVAL bad options (enum out of range, spike_k < 0 or NaN,
  *              |tz_offset_seconds| > 86400, bad date_format);
  *   BAL_ENOMEM. */
@@ -213,5 +245,19 @@ int bal_series_from_arrays(bal_series *out, const int64_t *time,
  * scratch copy: BAL_ENOMEM if it cannot be allocated, else 0. */
 int bal_series_bar_seconds(int64_t *out, const int64_t *time, size_t n,
                            bal_error *err);
+
+/* Reads the decimal number that fills the len bytes at s exactly (no
+ * spaces, no NUL needed): [+-](d+[.d*]|.d+)([eE][+-]?d+)? with `.` as the
+ * point. *out is the double strtod gives for the same text (round to
+ * nearest, ties to even; -0 for a negative zero; an underflow gives 0 or
+ * a subnormal as strtod does), computed without strtod when there are at
+ * most 19 significant digits and |exponent| <= 19 (Clinger's fast path
+ * for up to 2^53 and powers of ten up to 1e22, else exact 128-bit integer
+ * arithmetic where the compiler has it), with strtod (C locale) for the
+ * rest. Never NaN. Returns 0; BAL_EPARSE "cannot parse 'x' as a number"
+ * when the text is not of that form or overflows to infinity (*out then
+ * untouched); BAL_ENOMEM (only for texts of 128 bytes or more). */
+int bal_series_parse_number(double *out, const char *s, size_t len,
+                            bal_error *err);
 
 #endif /* BAL_LOADER_H */

@@ -14,6 +14,8 @@
 void cli_load_options(struct bal_load_options *lo,
                       const struct bal_asset_config *a)
 {
+    size_t i;
+
     lo->asset_class = (int)a->asset_class;
     lo->tz_offset_seconds = a->tz == BAL_TZ_FIXED ? a->tz_offset : 0;
     lo->tz_fx_server = a->tz == BAL_TZ_FX_SERVER;
@@ -23,6 +25,14 @@ void cli_load_options(struct bal_load_options *lo,
     lo->bad_bars = (int)a->bad_bars;
     lo->spike_k = a->spike_k;
     lo->spike_repair = a->spike_repair;
+    /* the config's roles are in the order of enum bal_column */
+    _Static_assert((int)BAL_COLMAP_N == (int)BAL_COL_COUNT,
+                   "config column roles must match the loader's");
+    for (i = 0; i < BAL_COL_COUNT; i++) {
+        lo->column_name[i] = a->columns.set ? a->columns.name[i] : NULL;
+        lo->column_index[i] = a->columns.set && !a->columns.name[i]
+                            ? a->columns.index[i] : -1;
+    }
 }
 
 static char *slurp(const char *path, size_t *len)
