@@ -746,6 +746,7 @@ static void run_engine(bal_result *res, bal_series **p)
     o.cov = (bal_cov_options)BAL_COV_OPTIONS_INIT;
     o.stress_quantile = 0.1;
     o.alloc = (bal_alloc_options)BAL_ALLOC_OPTIONS_INIT;
+    o.cluster_risk_cap = NAN;
     cr_assert_eq(bal_engine_run(res, &o, p, NULL, &err), 0, "%s", err.msg);
 }
 
