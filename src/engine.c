@@ -1198,6 +1198,30 @@ void bal_result_release(bal_result *r)
     memset(r, 0, sizeof(*r));
 }
 
+void bal_engine_options_init(bal_engine_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->fill_close = 1;
+    o->capital = 1e6;
+    o->rolling = (bal_rolling_options)BAL_ROLLING_OPTIONS_INIT;
+    o->sizer = (bal_sizer_options)BAL_SIZER_OPTIONS_INIT;
+    o->rebalance.schedule = BAL_SCHED_MONTHLY;
+    o->rebalance.drift = NAN;
+    o->rebalance.drift_rel = NAN;
+    o->rebalance.vol_shift = NAN;
+    o->rebalance.corr_shift = NAN;
+    o->rebalance.target_shift = NAN;
+    o->rebalance.target_check = 1;
+    o->rebalance.drawdown_step = NAN;
+    o->metrics = (bal_metrics_options)BAL_METRICS_OPTIONS_INIT;
+    o->regime = (bal_regime_options)BAL_REGIME_OPTIONS_INIT;
+    o->regime_scale[0] = o->regime_scale[1] = o->regime_scale[2] = 1;
+    o->cov = (bal_cov_options)BAL_COV_OPTIONS_INIT;
+    o->stress_quantile = 0.1;
+    o->alloc = (bal_alloc_options)BAL_ALLOC_OPTIONS_INIT;
+    o->cluster_risk_cap = NAN;
+}
+
 /* ---- config -> options --------------------------------------------- */
 
 static int unsupported(bal_error *err, const char *path, const char *what)
@@ -1302,6 +1326,7 @@ int bal_engine_setup_init(bal_engine_setup *s, const bal_config *c,
     int rc;
 
     memset(s, 0, sizeof(*s));
+    bal_engine_options_init(o);
     rc = check_supported(c, err);
     if (rc < 0)
         return rc;

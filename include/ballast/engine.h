@@ -84,6 +84,12 @@ typedef struct bal_engine_options {
     double cluster_risk_cap;
 } bal_engine_options;
 
+/* Sets every option to its default, with every optional feature off
+ * (NaN thresholds, no governor, long direction, equal weights, monthly
+ * schedule, close fills, capital 1e6): the caller then fills n_assets,
+ * symbols, crypto, equity and cost_rate and turns on what it needs. */
+void bal_engine_options_init(bal_engine_options *o);
+
 /* Optional per-bar outputs (`--series`), each "time,symbol,value" or
  * "time,pair,value" rows written as the loop runs; NULL = not written. */
 typedef struct bal_engine_streams {

@@ -717,36 +717,17 @@ static void run_engine(bal_result *res, bal_series **p)
     bal_engine_options o;
     bal_error err = BAL_ERROR_INIT;
 
-    memset(&o, 0, sizeof(o));
+    bal_engine_options_init(&o);
     o.n_assets = RUN_ASSETS;
     o.symbols = run_syms;
     o.bars_per_year = run_nan;
     o.crypto = run_zeros;
     o.equity = run_zeros;
     o.cost_rate = run_zero;
-    o.fill_close = 1;
-    o.capital = 1e6;
     o.intersection = 1;
-    o.rolling = (bal_rolling_options)BAL_ROLLING_OPTIONS_INIT;
     o.rolling.corr_window = RUN_WINDOW;
-    o.sizer = (bal_sizer_options)BAL_SIZER_OPTIONS_INIT;
     o.sizer.method = BAL_SIZE_FIXED;
     o.sizer.targets = run_w;
-    o.rebalance.schedule = BAL_SCHED_MONTHLY;
-    o.rebalance.drift = NAN;
-    o.rebalance.drift_rel = NAN;
-    o.rebalance.vol_shift = NAN;
-    o.rebalance.corr_shift = NAN;
-    o.rebalance.target_shift = NAN;
-    o.rebalance.target_check = 1;
-    o.rebalance.drawdown_step = NAN;
-    o.metrics = (bal_metrics_options)BAL_METRICS_OPTIONS_INIT;
-    o.regime = (bal_regime_options)BAL_REGIME_OPTIONS_INIT;
-    o.regime_scale[0] = o.regime_scale[1] = o.regime_scale[2] = 1;
-    o.cov = (bal_cov_options)BAL_COV_OPTIONS_INIT;
-    o.stress_quantile = 0.1;
-    o.alloc = (bal_alloc_options)BAL_ALLOC_OPTIONS_INIT;
-    o.cluster_risk_cap = NAN;
     cr_assert_eq(bal_engine_run(res, &o, p, NULL, &err), 0, "%s", err.msg);
 }
 
