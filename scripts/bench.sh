@@ -53,7 +53,7 @@ BIG="$B/load-1h"
 if [ ! -f "$BIG/EURUSD.csv" ]; then
     echo "generating one hourly asset x 878400 steps into $BIG (once)"
     "$BALLAST" data gen --assets 1 --bar 1h --steps 878400 -o "$BIG" \
-        > /dev/null
+        > "$B/gen.log" 2>&1 || { cat "$B/gen.log"; exit 1; }
 fi
 MKTFILES=()
 for f in "$MKT"/*.csv; do

@@ -190,8 +190,8 @@ typedef struct bal_series {
      * plain close is -1 when use_adj_close read the adj close). */
     int col[BAL_COL_COUNT];
     /* Static string naming the time format of the first data row, e.g.
-     * "YYYY-MM-DD", "YYYY.MM.DD HH:MM", "unix", "date_format" (the user's
-     * format) or "arrays". */
+     * "YYYY-MM-DD", "YYYY.MM.DD", "MM/DD/YYYY", "unix", "date_format"
+     * (the user's format) or "arrays". */
     const char *time_format;
     bal_defects defects;
 } bal_series;
@@ -241,8 +241,9 @@ int bal_series_from_arrays(bal_series *out, const int64_t *time,
                            size_t n, bal_error *err);
 
 /* Writes to *out the lower median of the spacings time[i] - time[i-1] of
- * n strictly increasing times (0 when n < 2): the bar size. Uses a
- * scratch copy: BAL_ENOMEM if it cannot be allocated, else 0. */
+ * n strictly increasing times (0 when n < 2): the bar size. O(n); a
+ * scratch copy is made when the commonest spacing is not that median:
+ * BAL_ENOMEM if it cannot be allocated, else 0. */
 int bal_series_bar_seconds(int64_t *out, const int64_t *time, size_t n,
                            bal_error *err);
 
