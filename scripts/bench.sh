@@ -20,28 +20,37 @@ python3 - "$MKT" "$CFG" <<'PY'
 import json, sys
 mkt, cfg = sys.argv[1], sys.argv[2]
 assets = json.load(open(mkt + "/assets.json"))
+# SPEC §9's backtest: ERC + volatility target + drift + corr_shift
 json.dump({
     "name": "bench",
     "data": {"dir": mkt, "assets": assets},
     "engine": {"vol_window": 240, "corr_window": 240},
-    "sizing": {"method": "inverse_vol", "target_vol": 0.10, "max_gross": 2},
-    "rebalance": {"schedule": "weekly", "drift": 0.02},
+    "sizing": {"method": "erc", "target_vol": 0.10, "max_gross": 2},
+    "rebalance": {"schedule": "weekly", "drift": 0.02, "corr_shift": 0.3},
     "execution": {"fill": "next_open", "cost_bps": 1}
 }, open(cfg, "w"), indent=1)
 PY
 bytes=$(cat "$MKT"/*.csv | wc -c)
 echo "market: $N assets, $(du -sh "$MKT" | cut -f1), $bytes CSV bytes"
 
-best_load=0; best_bt=1e9
+# ---- backtest and cache: `ballast run` three times with a fresh cache
+# folder; the first run parses and writes the cache, the others read it.
+rm -rf "$B/cache"
+best_hit=0; best_bt=1e9
 for i in 1 2 3; do
-    "$BALLAST" run "$CFG" -o "$B/out" > /dev/null 2> "$B/run.log"
+    "$BALLAST" run "$CFG" -o "$B/out" --cache-dir "$B/cache" \
+        > /dev/null 2> "$B/run.log"
     load=$(sed -n 's/.*loaded .* (\([0-9.]*\) MB\/s).*/\1/p' "$B/run.log")
     bt=$(sed -n 's/.*backtest of .* in \([0-9.]*\) s.*/\1/p' "$B/run.log")
-    best_load=$(python3 -c "print(max($best_load, $load))")
+    if [ "$i" -gt 1 ]; then
+        best_hit=$(python3 -c "print(max($best_hit, $load))")
+    else
+        echo "ballast run, first load (parse + write cache): $load MB/s"
+    fi
     best_bt=$(python3 -c "print(min($best_bt, $bt))")
 done
-echo "ballast run, load phase: $best_load MB/s ($N files, as \`ballast run\` reports it)"
-echo "ballast backtest: $best_bt s for $N assets x $STEPS steps (inverse_vol + vol target + weekly + drift, excluding load)"
+echo "ballast run, cached load: $best_hit MB/s of CSV (hash + read entries, best of 2)"
+echo "ballast backtest: $best_bt s for $N assets x $STEPS steps (ERC + vol target + weekly + drift + corr_shift, excluding load, best of 3)"
 
 # ---- load: the loader alone (tests/bench/bench_load.c: bal_series_load,
 # one core, files in the page cache) against pandas.read_csv with date

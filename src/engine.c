@@ -27,7 +27,7 @@ struct work {
     size_t dir_cap, *dir_n;
     size_t *sig_next;       /* n: next signal index */
     double *sig_value;      /* n: signal in force */
-    double *sigma_last, *corr_last, *fresh_target;
+    double *sigma_last, *fresh_target;
     double *shadow_units;
     double shadow_cash;
     double *stress_buf;     /* n x n stress correlations for the blend */
@@ -38,6 +38,10 @@ struct work {
     bal_alloc_work *alloc;
     double *cov, *alloc_b, *atr_frac;
     size_t *cluster;        /* 2n union-find parents (cluster_risk_cap) */
+    double *pc;             /* pair correlations of this step (npairs) */
+    double *pc_last;        /* ... at the last rebalance (corr_shift) */
+    size_t npairs;
+    int pc_fresh;           /* pc holds this step's values */
     size_t min_obs;         /* returns a stress correlation needs */
     size_t psd_repairs;
     double delta;
@@ -53,9 +57,10 @@ static void work_free(struct work *k)
                   k->target_last, k->w, k->rate, k->sizer_work, k->bpy,
                   k->rv_sum, k->rv_sq, k->wsum, k->rv_n, k->local, k->lastc,
                   k->dir, k->closes, k->dir_n, k->sig_next, k->sig_value,
-                  k->sigma_last, k->corr_last, k->fresh_target,
+                  k->sigma_last, k->fresh_target,
                   k->shadow_units, k->stress_buf, k->rs, k->cov,
-                  k->alloc_b, k->atr_frac, k->cluster };
+                  k->alloc_b, k->atr_frac, k->cluster, k->pc,
+                  k->pc_last };
     size_t i;
 
     for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
@@ -103,7 +108,6 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     k->sig_next = calloc(n, sizeof(size_t));
     k->sig_value = calloc(n, sizeof(double));
     k->sigma_last = calloc(n, sizeof(double));
-    k->corr_last = calloc(n * n, sizeof(double));
     k->fresh_target = calloc(n, sizeof(double));
     k->shadow_units = calloc(n, sizeof(double));
     k->stress_buf = calloc(n * n, sizeof(double));
@@ -112,8 +116,11 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     k->alloc_b = calloc(n, sizeof(double));
     k->atr_frac = calloc(n, sizeof(double));
     k->cluster = calloc(2 * n, sizeof(size_t));
+    k->npairs = n * (n - 1) / 2;
+    k->pc = calloc(k->npairs + 1, sizeof(double));
+    k->pc_last = calloc(k->npairs + 1, sizeof(double));
     if (!k->stress_buf || !k->rs || !k->cov || !k->alloc_b || !k->atr_frac
-        || !k->cluster
+        || !k->cluster || !k->pc || !k->pc_last
         || bal_alloc_work_new(&k->alloc, n, NULL) < 0)
         return 0;
     if (!(k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
@@ -122,7 +129,7 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
           && k->sizer_work && k->bpy && k->rv_sum && k->rv_sq && k->wsum
           && k->rv_n && k->local && k->lastc && k->dir && k->closes
           && k->dir_n && k->sig_next && k->sig_value && k->sigma_last
-          && k->corr_last && k->fresh_target && k->shadow_units))
+          && k->fresh_target && k->shadow_units))
         return 0;
     for (i = 0; i < n_series; i++)
         k->lastc[i] = NAN;
@@ -130,8 +137,8 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
         k->local[i] = NAN;
         k->sigma_last[i] = NAN;
     }
-    for (i = 0; i < n * n; i++)
-        k->corr_last[i] = NAN;
+    for (i = 0; i < k->npairs; i++)
+        k->pc_last[i] = NAN;
     k->mult_last = 1;
     k->regime_last = BAL_REGIME_NONE;
     k->regime_now = BAL_REGIME_NONE;
@@ -559,12 +566,12 @@ static void remember_state(struct work *k, const bal_rolling *r, size_t n,
 {
     size_t i, j;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         k->sigma_last[i] = bal_rolling_vol(r, i);
-        for (j = 0; j < n; j++)
-            k->corr_last[i * n + j] = i == j ? NAN
-                                             : bal_rolling_corr(r, i, j);
-    }
+    if (!k->pc_fresh)
+        bal_rolling_corr_all(r, k->pc);
+    for (j = 0; j < k->npairs; j++)
+        k->pc_last[j] = k->pc[j];
     k->mult_last = mult;
     k->regime_last = k->regime_now;
 }
@@ -803,18 +810,12 @@ static unsigned find_triggers(bal_result *res, const bal_engine_options *o,
             trig |= BAL_TRIG_VOL_SHIFT;
     }
     if (!isnan(ro->corr_shift)) {
-        double worst = 0;
-        size_t j;
-
-        for (i = 0; i < n; i++)
-            for (j = i + 1; j < n; j++) {
-                double now = bal_rolling_corr(r, i, j);
-                double was = k->corr_last[i * n + j];
-
-                if (isfinite(now) && isfinite(was) && fabs(now - was) > worst)
-                    worst = fabs(now - was);
-            }
-        if (worst > ro->corr_shift)
+        if (!k->pc_fresh) {
+            bal_rolling_corr_all(r, k->pc);
+            k->pc_fresh = 1;
+        }
+        if (bal_max_abs_change(k->pc, k->pc_last, k->npairs)
+            > ro->corr_shift)
             trig |= BAL_TRIG_CORR_SHIFT;
     }
     if (!isnan(ro->target_shift) && (t - res->t0) % ro->target_check == 0) {
@@ -911,8 +912,20 @@ static int portfolio_regime(const bal_regime *rg, struct work *k,
         k->vol_ann[i] = bal_rolling_vol(r, i) * sqrt(k->bpy[i]);
         all_vols &= !isnan(k->vol_ann[i]);
     }
-    if (!isnan(o->regime.corr_spike))
-        avg = bal_rolling_mean_corr(r);
+    if (!isnan(o->regime.corr_spike)) {
+        size_t j, defined = 0;
+        double sum = 0;
+
+        bal_rolling_corr_all(r, k->pc);
+        k->pc_fresh = 1;
+        for (j = 0; j < k->npairs; j++)
+            if (!isnan(k->pc[j])) {
+                sum += k->pc[j];
+                defined++;
+            }
+        if (defined)
+            avg = sum / (double)defined;
+    }
     if (allocated) {
         e = bal_portfolio_equity(p);
         actual_weights(k->w, p, e);
@@ -1057,6 +1070,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
                 res->book.price[i] = k.local[i] * fx_rate(&k, o, i);
         }
         bal_rolling_step(roll, k.has_bar, k.high, k.low, k.close);
+        k.pc_fresh = 0;                 /* the correlations moved */
         bal_regime_step(reg, k.has_bar, k.high, k.low, k.close);
         k.regime_now = portfolio_regime(reg, &k, o, roll, &res->book,
                                         have_t0);

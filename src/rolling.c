@@ -803,3 +803,15 @@ double bal_rolling_mean_corr(const bal_rolling *r)
     }
     return defined ? sum / (double)defined : NAN;
 }
+
+void bal_rolling_corr_all(const bal_rolling *r, double *out)
+{
+    size_t j;
+
+    for (j = 0; j < r->npairs; j++) {
+        const struct pair *p = &r->pairs[j];
+
+        out[j] = r->opt.corr_ewma ? bal_rolling_ewcorr_corr(&p->ew)
+                                  : bal_rolling_cov_corr(&p->cov);
+    }
+}

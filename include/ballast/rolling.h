@@ -218,6 +218,11 @@ int bal_rolling_warm(const bal_rolling *r, size_t i, unsigned need);
 int bal_rolling_pair_last(const bal_rolling *r, size_t i, size_t j,
                           double *x_out, double *y_out);
 
+/* Every pair's correlation, as bal_rolling_corr gives it, into out
+ * (n (n - 1) / 2 values, pairs (0,1), (0,2), .., (0,n-1), (1,2), ..), in
+ * one pass: O(N^2). */
+void bal_rolling_corr_all(const bal_rolling *r, double *out);
+
 /* Mean of the defined pairwise correlations (NaN when none is), in one
  * pass over the pairs: O(N^2). */
 double bal_rolling_mean_corr(const bal_rolling *r);
