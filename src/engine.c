@@ -38,6 +38,7 @@ struct work {
     bal_alloc_work *alloc;
     double *cov, *alloc_b, *atr_frac;
     size_t *cluster;        /* 2n union-find parents (cluster_risk_cap) */
+    size_t *fx_next;        /* per FX-only series: its next bar */
     double *pc;             /* pair correlations of this step (npairs) */
     double *pc_last;        /* ... at the last rebalance (corr_shift) */
     size_t npairs;
@@ -60,7 +61,7 @@ static void work_free(struct work *k)
                   k->sigma_last, k->fresh_target,
                   k->shadow_units, k->stress_buf, k->rs, k->cov,
                   k->alloc_b, k->atr_frac, k->cluster, k->pc,
-                  k->pc_last };
+                  k->pc_last, k->fx_next };
     size_t i;
 
     for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
@@ -117,10 +118,11 @@ static int work_alloc(struct work *k, size_t n, size_t n_series,
     k->atr_frac = calloc(n, sizeof(double));
     k->cluster = calloc(2 * n, sizeof(size_t));
     k->npairs = n * (n - 1) / 2;
+    k->fx_next = calloc(n_series - n + 1, sizeof(size_t));
     k->pc = calloc(k->npairs + 1, sizeof(double));
     k->pc_last = calloc(k->npairs + 1, sizeof(double));
     if (!k->stress_buf || !k->rs || !k->cov || !k->alloc_b || !k->atr_frac
-        || !k->cluster || !k->pc || !k->pc_last
+        || !k->cluster || !k->pc || !k->pc_last || !k->fx_next
         || bal_alloc_work_new(&k->alloc, n, NULL) < 0)
         return 0;
     if (!(k->has_bar && k->warm && k->was_warm && k->trade && k->fresh
@@ -496,7 +498,8 @@ static int cap_cluster_risk(double *b, struct work *k,
  * x overlays (SPEC §4), times the governor's multiplier. */
 static int compute_targets(double *out, struct work *k,
                            const bal_engine_options *o, const bal_rolling *r,
-                           int64_t now, double mult, bal_error *err)
+                           int64_t now, double mult, int executed,
+                           bal_error *err)
 {
     bal_sizer_options so = o->sizer;
 
@@ -513,7 +516,7 @@ static int compute_targets(double *out, struct work *k,
                                  k->panel, stress, &o->cov, err);
         if (rc < 0)
             return rc;
-        k->psd_repairs += repaired != 0;
+        k->psd_repairs += executed && repaired != 0;
     }
     if (so.method == BAL_SIZE_GIVEN) {
         size_t i;
@@ -591,7 +594,9 @@ static int rebalance(bal_result *res, const bal_engine_options *o,
     for (i = 0; i < n; i++) {
         double dw = fabs(k->target[i] - k->w[i]);
 
-        k->trade[i] = dw > 0 && !(dw < o->min_trade);
+        /* a halt goes flat whatever min_trade says */
+        k->trade[i] = dw > 0 && (!(dw < o->min_trade)
+                                 || (triggers & BAL_TRIG_HALT));
         moved += k->trade[i];
         /* proportional cost; slippage_atr x ATR per unit as a rate */
         k->rate[i] = o->cost_rate[i];
@@ -601,6 +606,11 @@ static int rebalance(bal_result *res, const bal_engine_options *o,
     }
     if (moved == 0)
         return 0;
+    /* a newer decision replaces every unfilled order (SPEC §5): assets
+     * it does not trade keep their holdings, with no order left over */
+    for (i = 0; i < n; i++)
+        if (!k->trade[i])
+            p->order[i] = NAN;
     if (o->fill_close && !o->lot_size) {
         for (i = 0; i < n; i++)
             k->fresh[i] = k->trade[i] && k->has_bar[i];
@@ -769,6 +779,19 @@ static void summarise(bal_result *res, const bal_engine_options *o,
     }
 }
 
+static void metrics_undefined(bal_metrics *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->periods_per_year = NAN;
+    m->total_return = m->cagr = m->cagr_calendar = NAN;
+    m->volatility = m->sharpe = m->sortino = NAN;
+    m->max_drawdown = m->calmar = m->ulcer_index = NAN;
+    m->var_95 = m->cvar_95 = m->skew = m->excess_kurtosis = NAN;
+    m->best_period = m->worst_period = m->hit_rate = NAN;
+    m->recovery_factor = NAN;
+    m->max_drawdown_duration_days = m->longest_underwater_days = NAN;
+}
+
 static int date_only_inputs(bal_series *const *series, size_t n)
 {
     size_t i, j;
@@ -820,7 +843,7 @@ static unsigned find_triggers(bal_result *res, const bal_engine_options *o,
     }
     if (!isnan(ro->target_shift) && (t - res->t0) % ro->target_check == 0) {
         *rc = compute_targets(k->fresh_target, k, o, r, tl->time[t], mult,
-                              err);
+                              0, err);
         if (*rc < 0)
             return 0;
         if (bal_max_abs_change(k->fresh_target, k->target_last, n)
@@ -859,6 +882,9 @@ static double govern(bal_governor *g, struct work *k,
     if (event > 0) {
         k->shadow_cash = e;
         for (i = 0; i < p->n; i++) {
+            k->shadow_units[i] = 0;
+            if (k->target_last[i] == 0 || !isfinite(p->price[i]))
+                continue;               /* no position, or no price yet */
             k->shadow_units[i] = k->target_last[i] * e / p->price[i];
             k->shadow_cash -= k->target_last[i] * e;
         }
@@ -867,6 +893,24 @@ static double govern(bal_governor *g, struct work *k,
         *trig |= BAL_TRIG_RESUME;
     }
     return m;
+}
+
+/* Asset i has the correlations it needs with every asset that has data:
+ * a pair with an asset still without a bar does not hold it back (that
+ * asset has no weight), so late_assets "zero" can start before every
+ * asset exists (SPEC §12). */
+static int corr_warm(const bal_rolling *r, const bal_engine_options *o,
+                     size_t i, unsigned need)
+{
+    size_t j;
+
+    if (!(need & BAL_ROLLING_NEED_CORR))
+        return 1;
+    for (j = 0; j < o->n_assets; j++)
+        if (j != i && bal_rolling_bars(r, j) > 0
+            && bal_rolling_pair_count(r, i, j) < o->rolling.corr_window)
+            return 0;
+    return 1;
 }
 
 /* Stress / calm statistics of this step (SPEC §3), and the panel of
@@ -965,8 +1009,9 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             goto done;
     }
     res->date_only = date_only_inputs(series, n_series);
-    rc = bal_timeline_build(&tl, (const bal_series *const *)series,
-                            n_series, err);
+    /* the clock is the traded assets' (SPEC §2); FX-only series are read
+     * at their last close at or before each step */
+    rc = bal_timeline_build(&tl, (const bal_series *const *)series, n, err);
     if (rc < 0)
         goto done;
     rc = bal_rolling_new(&roll, n, &o->rolling, err);
@@ -1016,7 +1061,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     last--;
 
     for (t = 0; t <= last; t++) {
-        const int32_t *bars = &tl.bar[t * n_series];
+        const int32_t *bars = &tl.bar[t * n];
         int64_t now = tl.time[t];
         unsigned triggers = 0;
         int traded = 0;
@@ -1049,9 +1094,16 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             }
         }
         /* 2. the close: marks and statistics up to and including t */
-        for (i = 0; i < n_series; i++)
+        for (i = 0; i < n; i++)
             if (bars[i] >= 0)
                 k.lastc[i] = series[i]->close[bars[i]];
+        for (i = n; i < n_series; i++) {
+            const bal_series *fx = series[i];
+            size_t *next = &k.fx_next[i - n];
+
+            while (*next < fx->n && fx->time[*next] <= now)
+                k.lastc[i] = fx->close[(*next)++];
+        }
         for (i = 0; i < n; i++) {
             if (k.has_bar[i]) {
                 if (have_t0 && !isnan(k.local[i])) {
@@ -1089,7 +1141,9 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             /* once warm, always warm: every statistic stays defined */
             k.warm[i] = k.warm[i]
                         || (!isnan(res->book.price[i])
-                            && bal_rolling_warm(roll, i, need)
+                            && bal_rolling_warm(roll, i,
+                                                need & ~BAL_ROLLING_NEED_CORR)
+                            && corr_warm(roll, o, i, need)
                             && k.dir_n[i] >= tb
                             && (!o->regime_used || bal_regime_warm(reg, i)));
         }
@@ -1110,7 +1164,8 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             res->book.cash = 0;
             res->ruined = 1;
         }
-        if (o->governor && !res->ruined)
+        /* the governor's peak starts at E_0, after the first fills */
+        if (o->governor && !res->ruined && !(triggers & BAL_TRIG_INITIAL))
             mult = govern(&gov, &k, &res->book, e, &triggers);
         size_mult = mult;
         if (k.regime_now != BAL_REGIME_NONE)
@@ -1126,7 +1181,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         }
         if (triggers && !res->ruined && (t < last
                                          || (triggers & BAL_TRIG_INITIAL))) {
-            rc = compute_targets(k.target, &k, o, roll, now, size_mult,
+            rc = compute_targets(k.target, &k, o, roll, now, size_mult, 1,
                                  err);
             if (rc < 0)
                 goto done;
@@ -1150,6 +1205,8 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
         if (rc < 0)
             goto done;
         res->dd_mult[res->n_rows - 1] = mult;
+        if (o->governor && res->n_rows == 1)
+            gov.peak = res->equity[0];
         res->regime[res->n_rows - 1] = k.regime_now;
         if (traded && !o->curves_all) {
             for (i = 0; i < n; i++) {
@@ -1169,8 +1226,8 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
     rc = bal_metrics_compute(&res->metrics, res->equity, res->time,
                              res->n_rows, &o->metrics, err);
     if (rc < 0 && res->n_rows < 2) {
-        /* one row: no returns; report the curve without metrics */
-        memset(&res->metrics, 0, sizeof(res->metrics));
+        /* one row: no returns, so every metric is undefined (null) */
+        metrics_undefined(&res->metrics);
         rc = BAL_OK;
     }
     if (rc < 0)

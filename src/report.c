@@ -242,6 +242,16 @@ const char *bal_outdir_hash(const bal_outdir *od, size_t i)
     return od->files[i].hash;
 }
 
+/* Unlinks DIR/name (a missing file is fine). */
+static void unlink_in(const char *dir, const char *name)
+{
+    char *p = join(dir, name);
+
+    if (p)
+        unlink(p);
+    free(p);
+}
+
 int bal_outdir_commit(bal_outdir *od, bal_error *err)
 {
     size_t i, j;
@@ -249,20 +259,10 @@ int bal_outdir_commit(bal_outdir *od, bal_error *err)
 
     if (rc < 0)
         return rc;
-    /* stale outputs first, so the new report.json is the last change */
-    for (i = 0; known_outputs[i]; i++) {
-        int produced = 0;
-        char *p;
-
-        for (j = 0; j < od->n; j++)
-            produced |= !strcmp(od->files[j].name, known_outputs[i]);
-        if (produced)
-            continue;
-        p = join(od->dir, known_outputs[i]);
-        if (p)
-            unlink(p);
-        free(p);
-    }
+    /* The old report.json goes first: until the new one lands, the
+     * folder holds no report describing files that are changing, so a
+     * killed run never leaves a report next to another run's files. */
+    unlink_in(od->dir, "report.json");
     for (i = 0; i < od->n; i++) {
         const char *name = od->files[i].name;
         char *from = join(od->tmp, name), *to = join(od->dir, name);
@@ -279,7 +279,34 @@ int bal_outdir_commit(bal_outdir *od, bal_error *err)
                 rc = mkdir_p(sub, err);
             free(sub);
         }
-        if (rc == BAL_OK && rename(from, to) < 0)
+        if (rc == BAL_OK && strcmp(name, "report.json") && rename(from, to) < 0)
+            rc = bal_error_set(err, BAL_EIO, "cannot rename '%s' to '%s': "
+                               "%s", from, to, strerror(errno));
+        free(from);
+        free(to);
+        if (rc < 0)
+            return rc;
+    }
+    /* outputs of an earlier run that this one does not write */
+    for (i = 0; known_outputs[i]; i++) {
+        int produced = 0;
+
+        for (j = 0; j < od->n; j++)
+            produced |= !strcmp(od->files[j].name, known_outputs[i]);
+        if (!produced)
+            unlink_in(od->dir, known_outputs[i]);
+    }
+    for (i = 0; i < od->n; i++) {
+        char *from, *to;
+
+        if (strcmp(od->files[i].name, "report.json"))
+            continue;
+        from = join(od->tmp, "report.json");
+        to = join(od->dir, "report.json");
+        rc = BAL_OK;
+        if (!from || !to)
+            rc = bal_error_set(err, BAL_ENOMEM, "out of memory");
+        else if (rename(from, to) < 0)
             rc = bal_error_set(err, BAL_EIO, "cannot rename '%s' to '%s': "
                                "%s", from, to, strerror(errno));
         free(from);

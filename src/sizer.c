@@ -194,6 +194,8 @@ int bal_sizer_targets(double *w_out, const bal_sizer_options *opt, size_t n,
         scale = 1;
     }
     scale *= opt->multiplier;
+    if (gross * scale > opt->max_gross)     /* a multiplier above 1 */
+        scale = opt->max_gross / gross;
     for (i = 0; i < n; i++) {
         w_out[i] *= scale;
         if (w_out[i] > opt->max_weight)
@@ -235,7 +237,7 @@ double bal_governor_step(bal_governor *g, double equity, double shadow,
     if (g->halted) {
         /* drawdown of the shadow book against the pre-halt peak */
         g->dd = g->peak > 0 ? 1 - shadow / g->peak : 0;
-        if (g->dd > g->opt.resume)
+        if (!(g->dd <= g->opt.resume))  /* NaN: stay halted */
             return g->mult = 0;
         g->halted = 0;
         g->peak = equity;               /* the peak resets on resume */
