@@ -2,6 +2,8 @@
 #define BAL_CLI_H
 #include "ballast/error.h"
 
+#include <stdio.h>
+
 /* Exit codes, SPEC §8. */
 enum {
     BAL_EXIT_OK = 0,
@@ -43,10 +45,12 @@ struct cJSON *cli_read_json(const char *path, int *code);
 
 /* Compares the metrics of `report` with those of the baseline report file
  * (SPEC §8 check rule). `only` is NULL or a comma-separated list of metric
- * names. Prints each failure (and a summary unless quiet) and returns
- * 0 (pass), 1 (regression) or 3 (malformed baseline). */
+ * names (one that matches nothing fails). Prints each failure (and a
+ * summary unless quiet) to `out` and returns 0 (pass), 1 (regression) or
+ * 3 (malformed baseline). */
 int cli_check_report(const struct cJSON *report, const char *baseline,
-                     double rtol, double atol, const char *only, int quiet);
+                     double rtol, double atol, const char *only, int quiet,
+                     FILE *out);
 
 /* One entry per command: src/cli/cmd_<name>.c. argv[0] is "ballast NAME". */
 int cmd_run(int argc, char **argv);

@@ -128,7 +128,8 @@ int cmd_check(int argc, char **argv)
             fprintf(stderr, "ballast: baseline '%s' updated\n", baseline);
         return BAL_EXIT_OK;
     }
-    code = cli_check_report(report, baseline, rtol, atol, only, quiet);
+    code = cli_check_report(report, baseline, rtol, atol, only, quiet,
+                            stdout);
     cJSON_Delete(report);
     return code;
 }

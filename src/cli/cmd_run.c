@@ -468,8 +468,9 @@ int cmd_run(int argc, char **argv)
         print_summary(&cfg, &res, a.out);
     }
     if (a.check)
+        /* stdout carries the table or the JSON: the check goes to stderr */
         code = cli_check_report(report, a.check, a.rtol, a.atol, NULL,
-                                a.json);
+                                a.json, stderr);
     goto done;
 fail:
     code = cli_fail(&err);

@@ -14,7 +14,8 @@ static const char validate_usage[] =
     "usage: ballast validate CONFIG [--set KEY=VALUE]...\n"
     "\n"
     "Parses CONFIG (with the overrides), checks every key and value, and\n"
-    "reads each asset's data file, without running the backtest. Exit 0\n"
+    "reads each data file (assets, data.fx, signals), without running the\n"
+    "backtest. Exit 0\n"
     "when everything is usable, 2 for a config error, 3 for a data error.\n"
     "\n"
     "  -s, --set KEY=VALUE   override a config key (repeatable)\n"
@@ -91,8 +92,30 @@ int cmd_validate(int argc, char **argv)
                    cfg.assets[i].file);
         bal_series_release(&s);
     }
+    for (i = 0; i < es.n_fx_files; i++) {
+        bal_load_options lo = BAL_LOAD_OPTIONS_INIT;
+        bal_series s = BAL_SERIES_INIT;
+
+        if (bal_series_load(&s, es.fx_paths[i], &lo, &err) < 0) {
+            bal_series_release(&s);
+            code = cli_fail(&err);
+            if (err.code == BAL_EIO)
+                code = BAL_EXIT_DATA;
+            goto done;
+        }
+        bal_series_release(&s);
+    }
+    if (cfg.direction.mode == BAL_DIR_SIGNALS
+        && bal_signals_load(&es.signals, cfg.direction.signals_path,
+                            es.symbols, cfg.n_assets, &err) < 0) {
+        code = cli_fail(&err);
+        if (err.code == BAL_EIO)
+            code = BAL_EXIT_DATA;
+        goto done;
+    }
     if (!quiet)
-        printf("%s: valid (%zu assets)\n", argv[optind], cfg.n_assets);
+        printf("%s: valid (%zu asset%s)\n", argv[optind], cfg.n_assets,
+               cfg.n_assets == 1 ? "" : "s");
 done:
     bal_engine_setup_release(&es);
     bal_config_release(&cfg);

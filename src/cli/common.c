@@ -81,7 +81,8 @@ cJSON *cli_read_json(const char *path, int *code)
         *code = BAL_EXIT_RUNTIME;
         return NULL;
     }
-    root = cJSON_ParseWithLength(text, len);
+    /* the whole file must be one JSON value: trailing bytes are an error */
+    root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
     if (!root || !cJSON_IsObject(root)) {
         cli_warn("%s: not a JSON report", path);
         cJSON_Delete(root);
@@ -119,6 +120,7 @@ struct check_ctx {
     double rtol, atol;
     const char *only;
     size_t checked, failed;
+    FILE *out;
 };
 
 static void check_value(struct check_ctx *c, const char *name,
@@ -129,7 +131,7 @@ static void check_value(struct check_ctx *c, const char *name,
     c->checked++;
     if (!now || !base) {
         c->failed++;
-        printf("regression: %s: missing in the %s\n", name,
+        fprintf(c->out, "regression: %s: missing in the %s\n", name,
                now ? "baseline" : "report");
         return;
     }
@@ -139,7 +141,7 @@ static void check_value(struct check_ctx *c, const char *name,
 
         if (!(fabs(x - b) <= tol)) {
             c->failed++;
-            printf("regression: %s: %.17g, baseline %.17g (|diff| %.3g > "
+            fprintf(c->out, "regression: %s: %.17g, baseline %.17g (|diff| %.3g > "
                    "%.3g)\n", name, x, b, fabs(x - b), tol);
         }
         return;
@@ -150,7 +152,8 @@ static void check_value(struct check_ctx *c, const char *name,
         && cJSON_IsTrue(now) == cJSON_IsTrue(base))
         return;
     c->failed++;
-    printf("regression: %s: values differ in kind or value\n", name);
+    fprintf(c->out, "regression: %s: values differ in kind or value\n",
+            name);
 }
 
 /* Walks both metric objects; nested objects flatten to dotted names. */
@@ -181,9 +184,9 @@ static void check_object(struct check_ctx *c, const char *prefix,
 }
 
 int cli_check_report(const cJSON *report, const char *baseline, double rtol,
-                     double atol, const char *only, int quiet)
+                     double atol, const char *only, int quiet, FILE *out)
 {
-    struct check_ctx c = { rtol, atol, only, 0, 0 };
+    struct check_ctx c = { rtol, atol, only, 0, 0, NULL };
     const cJSON *now = cJSON_GetObjectItemCaseSensitive(report, "metrics");
     const cJSON *base;
     cJSON *root;
@@ -203,11 +206,16 @@ int cli_check_report(const cJSON *report, const char *baseline, double rtol,
         cJSON_Delete(root);
         return BAL_EXIT_DATA;
     }
+    c.out = out;
     check_object(&c, "", now, base);
     cJSON_Delete(root);
+    if (only && c.checked == 0) {
+        /* a gate that compares nothing must not pass */
+        fprintf(out, "regression: --only '%s' matched no metric\n", only);
+        c.failed++;
+    }
     if (!quiet || c.failed)
-        fprintf(c.failed ? stdout : stderr,
-                "check: %zu of %zu metrics outside tolerance (rtol %g, "
+        fprintf(out, "check: %zu of %zu metrics outside tolerance (rtol %g, "
                 "atol %g)\n", c.failed, c.checked, rtol, atol);
     return c.failed ? BAL_EXIT_REGRESSION : BAL_EXIT_OK;
 }
