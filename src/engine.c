@@ -624,10 +624,22 @@ static int rebalance(bal_result *res, const bal_engine_options *o,
                 bal_portfolio_order(p, i, k->target[i] * e_post / p->price[i],
                                     now, e_post, triggers);
     } else {
+        double e_size = e;
+
+        if (o->fill_close) {
+            /* lots at the close: size on the exact post-trade equity of
+             * SPEC §5, round toward zero, the remainder stays in cash */
+            for (i = 0; i < n; i++)
+                k->fresh[i] = k->trade[i] && k->has_bar[i];
+            rc = bal_portfolio_post_equity(p, &e_size, k->target, k->fresh,
+                                           k->rate, o->fixed_fee, err);
+            if (rc < 0)
+                return rc;
+        }
         for (i = 0; i < n; i++) {
             if (!k->trade[i])
                 continue;
-            bal_portfolio_order(p, i, round_lots(o, i, k->target[i] * e
+            bal_portfolio_order(p, i, round_lots(o, i, k->target[i] * e_size
                                                            / p->price[i]),
                                 now, e, triggers);
             /* with lots, a close fill is an order filled at once */

@@ -105,14 +105,12 @@ static double cost_gap(const bal_portfolio *p, double e, double e_pre,
     return f;
 }
 
-int bal_portfolio_fill_close(bal_portfolio *p, double *equity_out,
-                             const double *w, const unsigned char *trade,
-                             const double *rate, double fee, int64_t time,
-                             unsigned triggers, bal_error *err)
+int bal_portfolio_post_equity(const bal_portfolio *p, double *equity_out,
+                              const double *w, const unsigned char *trade,
+                              const double *rate, double fee, bal_error *err)
 {
     double e_pre = bal_portfolio_equity(p), e = e_pre, f, slope;
-    size_t i, iter;
-    int rc;
+    size_t iter;
 
     /* Newton from the right on a convex piecewise-linear f: every step
      * lands at or right of the root and the last one on it exactly. */
@@ -135,6 +133,22 @@ int bal_portfolio_fill_close(bal_portfolio *p, double *equity_out,
         return bal_error_set(err, BAL_ENUMERIC,
                              "trading costs exceed the equity they are "
                              "paid from");
+    *equity_out = e;
+    return BAL_OK;
+}
+
+int bal_portfolio_fill_close(bal_portfolio *p, double *equity_out,
+                             const double *w, const unsigned char *trade,
+                             const double *rate, double fee, int64_t time,
+                             unsigned triggers, bal_error *err)
+{
+    double e_pre = bal_portfolio_equity(p), e;
+    size_t i;
+    int rc;
+
+    rc = bal_portfolio_post_equity(p, &e, w, trade, rate, fee, err);
+    if (rc < 0)
+        return rc;
     for (i = 0; i < p->n; i++) {
         bal_trade t;
         double v, target, du, cost;

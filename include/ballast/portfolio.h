@@ -63,6 +63,13 @@ int bal_portfolio_fill_close(bal_portfolio *p, double *equity_out,
                              const double *rate, double fee, int64_t time,
                              unsigned triggers, bal_error *err);
 
+/* The post-trade equity E of bal_portfolio_fill_close without trading
+ * (the same root), e.g. to size lot-rounded orders. Same errors. */
+int bal_portfolio_post_equity(const bal_portfolio *p, double *equity_out,
+                              const double *w, const unsigned char *trade,
+                              const double *rate, double fee,
+                              bal_error *err);
+
 /* Places an order for asset i: hold `units` after its next fill. A newer
  * order replaces an unfilled one. */
 void bal_portfolio_order(bal_portfolio *p, size_t i, double units,

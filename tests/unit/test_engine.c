@@ -915,3 +915,41 @@ Test(engine, cluster_risk_cap_bounds_each_clusters_risk)
     bal_result_release(&res);
     free_market(&m);
 }
+
+/* Lots with fills at the close and 100 bps: units are sized on the exact
+ * post-trade equity E = 1e6 / 1.01 = 990099.0099.., so 9900.99 units round
+ * to 9900; the trade costs 0.01 * 9900 * 100 = 9900 and cash keeps
+ * 1e6 - 990000 - 9900 = 100. */
+Test(engine, lots_at_the_close_size_on_the_post_trade_equity)
+{
+    static const char *const one[1] = { "B" };
+    int64_t t[2];
+    double px[2] = { 100, 100 }, w[1] = { 1 }, rate[1] = { 0.01 };
+    double bpy[1] = { NAN }, lot[1] = { 1 };
+    int zero1[1] = { 0 };
+    bal_series s;
+    bal_series *p[1] = { &s };
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+
+    t[0] = bal_days_from_civil(2024, 3, 4) * 86400;
+    t[1] = t[0] + 86400;
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(bal_series_from_arrays(&s, t, px, px, px, px, 2, &err), 0);
+    o.n_assets = 1;
+    o.symbols = one;
+    o.bars_per_year = bpy;
+    o.crypto = zero1;
+    o.equity = zero1;
+    o.cost_rate = rate;
+    o.sizer.targets = w;
+    o.lot_size = lot;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.book.units[0], 9900);
+    assert_rel(res.cash[0], 100, 1e-9);
+    assert_rel(res.book.total_costs, 9900, 1e-12);
+    bal_result_release(&res);
+    bal_series_release(&s);
+}
