@@ -612,8 +612,12 @@ static cJSON *assets_json(const bal_report_input *in, const bal_result *res)
         bal_json_add_number(o, "risk_contribution", a->risk_contribution);
         bal_json_add_number(o, "realised_volatility", a->realised_vol);
         add_count(o, "trades", a->trades);
-        add_count(o, "defects_repaired",
-                  d->high_low + d->open_close_outside + d->duplicates);
+        if (in->repairs)
+            add_count(o, "defects_repaired", in->repairs[i]);
+        add_count(o, "defects_found",
+                  d->duplicates + d->unsorted + d->high_low
+                      + d->open_close_outside + d->non_positive + d->missing
+                      + d->spikes + d->gaps + d->time_mismatch);
     }
     return arr;
 }

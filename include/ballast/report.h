@@ -51,6 +51,10 @@ typedef struct bal_report_input {
     const char *const *files;       /* n, the asset files as given */
     bal_series *const *series;      /* n, as used by the run */
     const char *const *hashes;      /* n XXH3-64 hex of the files, or NULL */
+    /* n: repairs the loader made (bars fixed by bad_bars "repair",
+     * closes replaced by spike_repair; a bar fixed for two defects counts
+     * twice), or NULL */
+    const size_t *repairs;
     const char *calendar;           /* "union" | "intersection" */
     const bal_outdir *outdir;       /* sealed files to list, or NULL */
 } bal_report_input;

@@ -266,6 +266,7 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
 {
     bal_report_input in;
     const char **files = NULL;
+    size_t *repairs = NULL;
     cJSON *cfg_json = NULL, *report = NULL;
     char *text = NULL;
     FILE *f;
@@ -290,6 +291,20 @@ static int write_outputs(bal_outdir *od, const bal_config *cfg,
     in.files = files;
     in.series = ptrs;
     in.hashes = hashes;
+    repairs = calloc(cfg->n_assets, sizeof(*repairs));
+    if (!repairs) {
+        rc = bal_error_set(err, BAL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < cfg->n_assets; i++) {
+        const bal_defects *d = &ptrs[i]->defects;
+
+        if (cfg->assets[i].bad_bars == BAL_BAD_REPAIR)
+            repairs[i] += d->high_low + d->open_close_outside;
+        if (cfg->assets[i].spike_repair)
+            repairs[i] += d->spikes;
+    }
+    in.repairs = repairs;
     in.calendar = cfg->data.calendar == BAL_CAL_INTERSECTION
                       ? "intersection" : "union";
     if (cfg->output.html) {
@@ -336,6 +351,7 @@ done:
     cJSON_Delete(report);
     cJSON_Delete(cfg_json);
     free(files);
+    free(repairs);
     return rc;
 }
 
