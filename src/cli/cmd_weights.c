@@ -537,6 +537,18 @@ int cmd_weights(int argc, char **argv)
         rc = bal_error_set(&err, BAL_ENOMEM, "out of memory");
     if (rc == 0)
         rc = bal_alloc_weights(w, &o, t.n, t.v, NULL, NULL, work, &err);
+    if (rc == 0) {
+        double sum = 0;
+        size_t i;
+
+        for (i = 0; i < t.n; i++)
+            sum += w[i];
+        /* weights must sum to 1: all-zero means no usable asset */
+        if (!(sum > 0))
+            rc = bal_error_set(&err, BAL_ENUMERIC, "no usable asset: every "
+                               "variance is 0, so %s has no allocation",
+                               method);
+    }
     if (rc < 0) {
         code = cli_fail(&err);
         if (err.code == BAL_EIO)
