@@ -953,3 +953,105 @@ Test(engine, lots_at_the_close_size_on_the_post_trade_equity)
     bal_result_release(&res);
     bal_series_release(&s);
 }
+
+/* late_assets "zero" with a volatility target (which needs correlations):
+ * B's bars start 60 weekdays after A's and C's, so t0 is when A and C are
+ * warm; B gets weight 0 until it is, then the `universe` trigger brings it
+ * in (SPEC §12). A pair with an asset that has no bar yet does not hold
+ * the others back. */
+Test(engine, late_assets_zero_starts_before_every_asset_exists)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    bal_series late = BAL_SERIES_INIT;
+    size_t r, k = 60, w = 20;
+    int saw_zero = 0, saw_weight = 0;
+
+    make_market(&m, 51, 200);
+    /* keep B's bars from index k on */
+    cr_assert_eq(bal_series_from_arrays(&late, m.s[1].time + k,
+                                        m.s[1].open + k, m.s[1].high + k,
+                                        m.s[1].low + k, m.s[1].close + k,
+                                        m.s[1].n - k, &err), 0);
+    bal_series_release(&m.s[1]);
+    m.s[1] = late;
+    o.intersection = 0;
+    o.late_zero = 1;
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.sizer.target_vol = 0.1;
+    o.rolling.vol_window = w;
+    o.rolling.corr_window = w;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    cr_assert_lt(res.time[0], m.s[1].time[0], "t0 before B's first bar");
+    cr_assert_eq(res.by_trigger[4], 1, "B joins once");
+    for (r = 0; r < res.n_weights; r++) {
+        if (res.weights[r].asset != 1)
+            continue;
+        if (res.weights[r].time < m.s[1].time[w])
+            saw_zero |= res.weights[r].target == 0;
+        else
+            saw_weight |= res.weights[r].target != 0;
+    }
+    cr_assert(saw_zero && saw_weight);
+    bal_result_release(&res);
+    free_market(&m);
+}
+
+/* A newer decision replaces an unfilled order (SPEC §5): B has no bars on
+ * steps 30..32; its signal goes to 1 at step 30 (an order waits for B's
+ * next bar) and back to 0 at step 31, so the order is cancelled and B is
+ * never bought. */
+Test(engine, a_newer_decision_cancels_a_waiting_order)
+{
+    struct market m;
+    bal_engine_options o = base_options();
+    bal_series gap = BAL_SERIES_INIT;
+    bal_signals sg;
+    size_t cnt[N_ASSETS] = { 1, 2, 1 }, i, k, n;
+    int64_t ta[1], tb[2], tc[1];
+    double va[1] = { 1 }, vb[2] = { 1, 0 }, vc[1] = { 1 };
+    int64_t *times[N_ASSETS] = { ta, tb, tc };
+    double *vals[N_ASSETS] = { va, vb, vc };
+    int64_t *t;
+    double *c;
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+
+    make_market(&m, 53, 60);
+    n = m.s[1].n;
+    t = malloc(n * sizeof(*t));
+    c = malloc(n * sizeof(*c));
+    for (i = 0, k = 0; i < n; i++)
+        if (i < 30 || i > 32) {
+            t[k] = m.s[1].time[i];
+            c[k++] = m.s[1].close[i];
+        }
+    cr_assert_eq(bal_series_from_arrays(&gap, t, c, c, c, c, k, &err), 0);
+    free(t);
+    free(c);
+    ta[0] = tc[0] = m.s[0].time[0];
+    tb[0] = m.s[0].time[30];
+    tb[1] = m.s[0].time[31];
+    bal_series_release(&m.s[1]);
+    m.s[1] = gap;
+    sg.n_assets = N_ASSETS;
+    sg.count = cnt;
+    sg.time = times;
+    sg.value = vals;
+    o.intersection = 0;
+    o.direction = BAL_DIRECTION_SIGNALS;
+    o.signals = &sg;
+    o.sizer.method = BAL_SIZE_EQUAL;
+    o.rebalance.schedule = BAL_SCHED_DAILY;
+    cr_assert_eq(bal_engine_run(&res, &o, m.p, NULL, &err), 0, "%s",
+                 err.msg);
+    for (i = 0; i < res.book.n_trades; i++)
+        cr_assert_neq(res.book.trades[i].asset, 1, "B traded (decided %lld)",
+                      (long long)res.book.trades[i].decided);
+    bal_result_release(&res);
+    free_market(&m);
+}
