@@ -1055,3 +1055,43 @@ Test(engine, a_newer_decision_cancels_a_waiting_order)
     bal_result_release(&res);
     free_market(&m);
 }
+
+/* The governor measures drawdown from E_0, the equity after the first
+ * fills: on flat prices the first allocation's 1 % cost is not a
+ * drawdown, so the multiplier stays 1 and nothing is sold. */
+Test(engine, governor_peak_starts_after_the_first_costs)
+{
+    static const char *const one[1] = { "A" };
+    int64_t t[6];
+    double px[6] = { 50, 50, 50, 50, 50, 50 }, w[1] = { 1 };
+    double rate[1] = { 0.01 }, bpy[1] = { NAN };
+    int zero1[1] = { 0 };
+    bal_series s = BAL_SERIES_INIT;
+    bal_series *p[1] = { &s };
+    bal_engine_options o = base_options();
+    bal_result res;
+    bal_error err = BAL_ERROR_INIT;
+    size_t i;
+
+    for (i = 0; i < 6; i++)
+        t[i] = (bal_days_from_civil(2024, 3, 4) + (int64_t)i) * 86400;
+    cr_assert_eq(bal_series_from_arrays(&s, t, px, px, px, px, 6, &err), 0);
+    o.n_assets = 1;
+    o.symbols = one;
+    o.bars_per_year = bpy;
+    o.crypto = zero1;
+    o.equity = zero1;
+    o.cost_rate = rate;
+    o.sizer.targets = w;
+    o.rebalance.schedule = BAL_SCHED_NONE;
+    o.rebalance.drawdown_step = 0;
+    o.governor = 1;
+    o.gov = (bal_governor_options){ 0, 0.2, 0.25, NAN, NAN, NAN };
+    cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
+    assert_rel(res.equity[0], 1e6 / 1.01, 1e-15);
+    for (i = 0; i < res.n_rows; i++)
+        cr_assert_eq(res.dd_mult[i], 1, "row %zu", i);
+    cr_assert_eq(res.rebalances, 0);
+    bal_result_release(&res);
+    bal_series_release(&s);
+}
