@@ -97,6 +97,26 @@ static bal_engine_options base_options(void)
     return o;
 }
 
+static const char *const small_syms[2] = { "A", "B" };
+static double small_bpy[2] = { NAN, NAN };
+static int small_zero[2] = { 0, 0 };
+
+/* Options for a run over n (1 or 2) hand-made series named A and B with
+ * the given fixed targets and cost rates. */
+static bal_engine_options small_options(size_t n, double *w, double *rate)
+{
+    bal_engine_options o = base_options();
+
+    o.n_assets = n;
+    o.symbols = small_syms;
+    o.bars_per_year = small_bpy;
+    o.crypto = small_zero;
+    o.equity = small_zero;
+    o.cost_rate = rate;
+    o.sizer.targets = w;
+    return o;
+}
+
 /* SPEC §12 reference equivalence: PerformanceAnalytics'
  * Return.portfolio(R, weights, rebalance_on = "months", wealth.index =
  * TRUE) sets weights at the first date and rebalances at the last date of
@@ -406,11 +426,8 @@ Test(engine, pnl_contributions_sum_to_the_equity_change)
  * 21/19). Turnover of the one rebalance: (|dvA| + |dvB|) / (2 E_pre). */
 Test(engine, fixed_weights_monthly_with_costs_by_hand)
 {
-    static const char *const two[2] = { "A", "B" };
     double ca[4] = { 10, 11, 12.1, 11 }, cb[4] = { 20, 19, 19.95, 21 };
     double w[2] = { 0.6, 0.4 }, rate[2] = { 0.001, 0.001 };
-    double bpy[2] = { NAN, NAN };
-    int zero2[2] = { 0, 0 };
     int64_t t[4];
     bal_series s[2];
     bal_series *p[2] = { &s[0], &s[1] };
@@ -427,13 +444,7 @@ Test(engine, fixed_weights_monthly_with_costs_by_hand)
                  0);
     cr_assert_eq(bal_series_from_arrays(&s[1], t, cb, cb, cb, cb, 4, &err),
                  0);
-    o.n_assets = 2;
-    o.symbols = two;
-    o.bars_per_year = bpy;
-    o.crypto = zero2;
-    o.equity = zero2;
-    o.cost_rate = rate;
-    o.sizer.targets = w;
+    o = small_options(2, w, rate);
     o.capital = 1000;
     cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
     pre = 1.04 * e0;
@@ -629,11 +640,9 @@ Test(engine, prices_convert_into_the_account_currency)
  * (lot 10); the remainder stays in cash: 1000 - 130 * 3.7 = 519. */
 Test(engine, lot_size_rounds_units_toward_zero)
 {
-    static const char *const one[1] = { "A" };
     int64_t t[3];
     double px[3] = { 3.7, 3.8, 3.9 }, w[1] = { 0.5 }, rate[1] = { 0 };
-    double bpy[1] = { NAN }, lot[1] = { 10 };
-    int zero1[1] = { 0 };
+    double lot[1] = { 10 };
     bal_series s;
     bal_series *p[1] = { &s };
     bal_engine_options o = base_options();
@@ -645,13 +654,7 @@ Test(engine, lot_size_rounds_units_toward_zero)
         t[i] = (bal_days_from_civil(2024, 3, 4) + (int64_t)i) * 86400;
     memset(&s, 0, sizeof(s));
     cr_assert_eq(bal_series_from_arrays(&s, t, px, px, px, px, 3, &err), 0);
-    o.n_assets = 1;
-    o.symbols = one;
-    o.bars_per_year = bpy;
-    o.crypto = zero1;
-    o.equity = zero1;
-    o.cost_rate = rate;
-    o.sizer.targets = w;
+    o = small_options(1, w, rate);
     o.capital = 1000;
     o.lot_size = lot;
     o.rebalance.schedule = BAL_SCHED_NONE;
@@ -922,11 +925,9 @@ Test(engine, cluster_risk_cap_bounds_each_clusters_risk)
  * 1e6 - 990000 - 9900 = 100. */
 Test(engine, lots_at_the_close_size_on_the_post_trade_equity)
 {
-    static const char *const one[1] = { "B" };
     int64_t t[2];
     double px[2] = { 100, 100 }, w[1] = { 1 }, rate[1] = { 0.01 };
-    double bpy[1] = { NAN }, lot[1] = { 1 };
-    int zero1[1] = { 0 };
+    double lot[1] = { 1 };
     bal_series s;
     bal_series *p[1] = { &s };
     bal_engine_options o = base_options();
@@ -937,13 +938,7 @@ Test(engine, lots_at_the_close_size_on_the_post_trade_equity)
     t[1] = t[0] + 86400;
     memset(&s, 0, sizeof(s));
     cr_assert_eq(bal_series_from_arrays(&s, t, px, px, px, px, 2, &err), 0);
-    o.n_assets = 1;
-    o.symbols = one;
-    o.bars_per_year = bpy;
-    o.crypto = zero1;
-    o.equity = zero1;
-    o.cost_rate = rate;
-    o.sizer.targets = w;
+    o = small_options(1, w, rate);
     o.lot_size = lot;
     o.rebalance.schedule = BAL_SCHED_NONE;
     cr_assert_eq(bal_engine_run(&res, &o, p, NULL, &err), 0, "%s", err.msg);
@@ -1061,11 +1056,9 @@ Test(engine, a_newer_decision_cancels_a_waiting_order)
  * drawdown, so the multiplier stays 1 and nothing is sold. */
 Test(engine, governor_peak_starts_after_the_first_costs)
 {
-    static const char *const one[1] = { "A" };
     int64_t t[6];
     double px[6] = { 50, 50, 50, 50, 50, 50 }, w[1] = { 1 };
-    double rate[1] = { 0.01 }, bpy[1] = { NAN };
-    int zero1[1] = { 0 };
+    double rate[1] = { 0.01 };
     bal_series s = BAL_SERIES_INIT;
     bal_series *p[1] = { &s };
     bal_engine_options o = base_options();
@@ -1076,13 +1069,7 @@ Test(engine, governor_peak_starts_after_the_first_costs)
     for (i = 0; i < 6; i++)
         t[i] = (bal_days_from_civil(2024, 3, 4) + (int64_t)i) * 86400;
     cr_assert_eq(bal_series_from_arrays(&s, t, px, px, px, px, 6, &err), 0);
-    o.n_assets = 1;
-    o.symbols = one;
-    o.bars_per_year = bpy;
-    o.crypto = zero1;
-    o.equity = zero1;
-    o.cost_rate = rate;
-    o.sizer.targets = w;
+    o = small_options(1, w, rate);
     o.rebalance.schedule = BAL_SCHED_NONE;
     o.rebalance.drawdown_step = 0;
     o.governor = 1;
