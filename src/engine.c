@@ -448,15 +448,7 @@ static int cap_cluster_risk(double *b, struct work *k,
         double total = 0, worst = 0, sum_in = 0, sum_out = 0, f;
         size_t worst_root = 0;
 
-        for (i = 0; i < n; i++) {
-            double sw = 0;
-
-            for (j = 0; j < n; j++)
-                sw += k->corr[i * n + j] * k->vol_ann[i] * k->vol_ann[j]
-                      * b[j];
-            k->rs[i] = b[i] * sw;               /* risk contribution */
-            total += k->rs[i];
-        }
+        total = bal_sizer_risk(k->rs, b, n, k->vol_ann, k->corr);
         if (!(total > 0))
             return BAL_OK;
         for (i = 0; i < n; i++) {
@@ -564,17 +556,20 @@ static int compute_targets(double *out, struct work *k,
 }
 
 /* Remembers what the shift triggers compare against. */
-static void remember_state(struct work *k, const bal_rolling *r, size_t n,
-                           double mult)
+static void remember_state(struct work *k, const bal_rolling *r,
+                           const bal_engine_options *o, double mult)
 {
-    size_t i, j;
+    size_t i;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < o->n_assets; i++)
         k->sigma_last[i] = bal_rolling_vol(r, i);
-    if (!k->pc_fresh)
-        bal_rolling_corr_all(r, k->pc);
-    for (j = 0; j < k->npairs; j++)
-        k->pc_last[j] = k->pc[j];
+    if (!isnan(o->rebalance.corr_shift)) {
+        if (!k->pc_fresh) {
+            bal_rolling_corr_all(r, k->pc);
+            k->pc_fresh = 1;
+        }
+        memcpy(k->pc_last, k->pc, k->npairs * sizeof(double));
+    }
     k->mult_last = mult;
     k->regime_last = k->regime_now;
 }
@@ -717,7 +712,7 @@ static void summarise(bal_result *res, const bal_engine_options *o,
                       struct work *k, const bal_rolling *r)
 {
     const bal_portfolio *p = &res->book;
-    size_t i, j, n = o->n_assets;
+    size_t i, n = o->n_assets;
     double e, var, rows = (double)res->n_rows, in_market = 0;
 
     for (i = 0; i < res->n_rows; i++) {
@@ -757,21 +752,16 @@ static void summarise(bal_result *res, const bal_engine_options *o,
     e = bal_portfolio_equity(p);
     actual_weights(k->w, p, e);
     var = bal_sizer_variance(k->w, n, k->vol_ann, k->corr);
+    bal_sizer_risk(k->rs, k->w, n, k->vol_ann, k->corr);
     for (i = 0; i < n; i++) {
         bal_asset_result *a = &res->assets[i];
-        double sw = 0, mean;
+        double mean;
 
         a->avg_weight = rows > 0 ? k->wsum[i] / rows : 0;
         a->final_weight = k->w[i];
         a->bars_per_year = k->bpy[i];
         a->pnl = p->units[i] != 0 ? p->units[i] * p->price[i] : 0;
-        for (j = 0; j < n; j++) {
-            double rho = k->corr[i * n + j];
-
-            if (k->w[j] != 0 && !isnan(rho))
-                sw += rho * k->vol_ann[i] * k->vol_ann[j] * k->w[j];
-        }
-        a->risk_contribution = var > 0 ? k->w[i] * sw / var : NAN;
+        a->risk_contribution = var > 0 ? k->rs[i] / var : NAN;
         if (k->rv_n[i] > 1) {
             mean = k->rv_sum[i] / (double)k->rv_n[i];
             a->realised_vol = sqrt((k->rv_sq[i] - (double)k->rv_n[i] * mean
@@ -1209,7 +1199,7 @@ int bal_engine_run(bal_result *res, const bal_engine_options *o,
             }
             if (rc > 0) {
                 t_last = t;
-                remember_state(&k, roll, n, mult);
+                remember_state(&k, roll, o, mult);
             }
             traded = rc > 0;
         }

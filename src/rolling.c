@@ -786,24 +786,6 @@ int bal_rolling_pair_last(const bal_rolling *r, size_t i, size_t j,
     return 1;
 }
 
-double bal_rolling_mean_corr(const bal_rolling *r)
-{
-    double sum = 0.0;
-    size_t j, defined = 0;
-
-    for (j = 0; j < r->npairs; j++) {
-        const struct pair *p = &r->pairs[j];
-        double rho = r->opt.corr_ewma ? bal_rolling_ewcorr_corr(&p->ew)
-                                      : bal_rolling_cov_corr(&p->cov);
-
-        if (!isnan(rho)) {
-            sum += rho;
-            defined++;
-        }
-    }
-    return defined ? sum / (double)defined : NAN;
-}
-
 void bal_rolling_corr_all(const bal_rolling *r, double *out)
 {
     size_t j;

@@ -28,6 +28,27 @@ double bal_sizer_variance(const double *w, size_t n, const double *vol_ann,
     return var;
 }
 
+double bal_sizer_risk(double *rc_out, const double *w, size_t n,
+                      const double *vol_ann, const double *corr)
+{
+    double total = 0;
+    size_t i, j;
+
+    for (i = 0; i < n; i++) {
+        double sw = 0;
+
+        for (j = 0; j < n; j++) {
+            double rho = corr ? corr[i * n + j] : (i == j);
+
+            if (w[j] != 0 && !isnan(rho))
+                sw += rho * vol_ann[i] * vol_ann[j] * w[j];
+        }
+        rc_out[i] = w[i] * sw;
+        total += rc_out[i];
+    }
+    return total;
+}
+
 static double class_sum(const double *w, size_t n, const int *asset_class,
                         int c)
 {

@@ -223,8 +223,4 @@ int bal_rolling_pair_last(const bal_rolling *r, size_t i, size_t j,
  * one pass: O(N^2). */
 void bal_rolling_corr_all(const bal_rolling *r, double *out);
 
-/* Mean of the defined pairwise correlations (NaN when none is), in one
- * pass over the pairs: O(N^2). */
-double bal_rolling_mean_corr(const bal_rolling *r);
-
 #endif /* BAL_ROLLING_H */

@@ -78,6 +78,12 @@ int bal_sizer_targets(double *w_out, const bal_sizer_options *opt, size_t n,
 double bal_sizer_variance(const double *w, size_t n, const double *vol_ann,
                           const double *corr);
 
+/* Risk contributions rc_i = w_i (S w)_i with S_ij = corr_ij vol_i vol_j
+ * (NaN correlations count as 0, corr NULL = identity) into rc_out (n);
+ * returns their sum. */
+double bal_sizer_risk(double *rc_out, const double *w, size_t n,
+                      const double *vol_ann, const double *corr);
+
 /* Caps weights at `cap` and class sums at class_caps[asset_class[i]]
  * (asset_class NULL or NaN caps: none) and redistributes the excess over
  * the uncapped assets pro rata (iterative water-filling); weights <= 0

@@ -1256,25 +1256,28 @@ Test(rolling, pair_last_reports_this_steps_synchronous_returns)
     bal_rolling_free(r);
 }
 
-Test(rolling, mean_corr_averages_the_defined_pairs)
+Test(rolling, corr_all_lists_every_pair_in_order)
 {
     bal_rolling *r = NULL;
     bal_rolling_options o = BAL_ROLLING_OPTIONS_INIT;
     unsigned char all[3] = { 1, 1, 1 };
-    double c[3] = { 10, 20, 30 };
+    double c[3] = { 10, 20, 30 }, all_rho[3];
     int k;
 
     o.corr_window = 5;
     cr_assert_eq(bal_rolling_new(&r, 3, &o, NULL), 0);
-    assert_nan(bal_rolling_mean_corr(r));
+    bal_rolling_corr_all(r, all_rho);
+    assert_nan(all_rho[0]);
     for (k = 0; k < 12; k++) {
         c[0] *= 1 + 0.01 * sin(k * 1.7);
         c[1] *= 1 + 0.02 * cos(k * 0.9);
         c[2] *= 1 + 0.015 * sin(k * 2.3 + 0.4);
         bal_rolling_step(r, all, NULL, NULL, c);
     }
-    assert_rel(bal_rolling_mean_corr(r),
-               (bal_rolling_corr(r, 0, 1) + bal_rolling_corr(r, 0, 2)
-                + bal_rolling_corr(r, 1, 2)) / 3, 1e-15);
+    bal_rolling_corr_all(r, all_rho);
+    cr_assert_eq(all_rho[0], bal_rolling_corr(r, 0, 1));
+    cr_assert_eq(all_rho[1], bal_rolling_corr(r, 0, 2));
+    cr_assert_eq(all_rho[2], bal_rolling_corr(r, 1, 2));
+    cr_assert(!isnan(all_rho[2]));
     bal_rolling_free(r);
 }
