@@ -456,6 +456,75 @@ static int fast_plain(const char *s, size_t len, char point, double *out)
 #endif
 }
 
+/* Reading eight ASCII digits at once (SWAR): w holds the text with its
+ * first byte lowest. Returns 1 and the value in *m when all eight bytes
+ * are digits: each byte's high nibble is 3, and still 3 after adding 6
+ * (a carry out of a byte comes only from one that already failed). */
+static int eight_digits(uint64_t w, uint64_t *m)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+
+    if ((w & ones * 0xf0) != ones * 0x30
+        || ((w + ones * 6) & ones * 0xf0) != ones * 0x30)
+        return 0;
+    w -= ones * '0';
+    w = (w * 10 + (w >> 8)) & UINT64_C(0x00ff00ff00ff00ff);
+    w = (w * 100 + (w >> 16)) & UINT64_C(0x0000ffff0000ffff);
+    *m = (w * 10000 + (w >> 32)) & UINT64_C(0xffffffff);
+    return 1;
+}
+
+/* '0' bytes above the nd lowest, which pad nd digits to eight. */
+static const uint64_t zero_pad[9] = {
+    UINT64_C(0x3030303030303030), UINT64_C(0x30303030303030),
+    UINT64_C(0x303030303030), UINT64_C(0x3030303030), UINT64_C(0x30303030),
+    UINT64_C(0x303030), UINT64_C(0x3030), UINT64_C(0x30), 0
+};
+
+/* The commonest cell of a numeric column, an unsigned plain number of at
+ * most 8 bytes with as many digits after the point as the column's last
+ * such cell (frac; -1: no point), read without a loop: the point
+ * squeezed out, the digits padded on the left with '0' (the bytes past
+ * len, whatever they hold, leave by the top), all eight read at once.
+ * The 8 bytes at s may be read. Returns 1, or 0 for fast_plain to
+ * decide (it gives the same double where both apply). */
+static int shaped_plain(int frac, const char *s, size_t len, char point,
+                        double *out)
+{
+    uint64_t w, m, keep;
+    size_t nd = len, at;
+    double v;
+
+    if (len - 1 >= 8)           /* 0 and above 8 alike */
+        return 0;
+    memcpy(&w, s, 8);
+    if (frac >= 0) {
+        at = len - (size_t)frac - 1;
+        if (at >= 8 || (unsigned char)(w >> (8 * at)) != (unsigned char)point
+            || len == 1)
+            return 0;
+        keep = (UINT64_C(1) << (8 * at)) - 1;
+        w = (w & keep) | ((w >> 8) & ~keep);
+        nd = len - 1;
+    }
+    if (!eight_digits((w << (8 * (8 - nd))) | zero_pad[nd], &m))
+        return 0;
+    v = (double)m;
+    if (frac > 0)
+        v /= pow10_exact[frac];
+    *out = v;
+    return 1;
+}
+
+/* The frac of shaped_plain for a cell another reader took: digits after
+ * its point, -1 without one. */
+static int cell_frac(const char *s, size_t len, char point)
+{
+    const char *dot = memchr(s, point, len);
+
+    return dot ? (int)(len - (size_t)(dot - s) - 1) : -1;
+}
+
 /* Does the grouped integer part s[0..n) read d{1,3}(g ddd)*? */
 static int grouped(const char *s, size_t n, char g)
 {
@@ -1175,6 +1244,7 @@ static int probe_tod(const char *s, size_t n)
 #define HEAD_MAX 1024           /* header columns given roles by name */
 #define CSV_BLOCK 65536         /* libcsv's field buffer grows by this */
 #define FEED_BLOCK ((size_t)1 << 20)    /* bytes given to libcsv at once */
+#define FIRST_BLOCK ((size_t)1 << 12)   /* ... the first time, with `wide` */
 #define FIELD_MAX ((size_t)1 << 20)     /* longest field accepted */
 
 static const char *const role_names[BAL_COL_COUNT] = {
@@ -1661,14 +1731,25 @@ enum { FEED_OK, FEED_EPARSE, FEED_ENOMEM, FEED_LONG };
 
 /* Gives buf[off, len) to libcsv in blocks of FEED_BLOCK bytes. Stops
  * early when *stop becomes non-zero (after a block), at a libcsv error,
- * or when the field being read passes FIELD_MAX bytes. */
+ * or when the field being read passes FIELD_MAX bytes. With `wide`, the
+ * first block is short and *wide is set before each block to libcsv's
+ * entry buffer when it holds 16 bytes or more, else NULL: every field
+ * is handed over at the start of that buffer, so a callback given
+ * data == *wide may read 8 bytes at data (a buffer moved by a long field
+ * just fails the test until the next block). */
 static int feed(struct csv_parser *p, const char *buf, size_t off,
                 size_t len, void (*cb1)(void *, size_t, void *),
-                void (*cb2)(int, void *), void *data, const int *stop)
+                void (*cb2)(int, void *), void *data, const int *stop,
+                const void **wide)
 {
-    while (off < len && !(stop && *stop)) {
-        size_t k = len - off < FEED_BLOCK ? len - off : FEED_BLOCK;
+    size_t block = wide ? FIRST_BLOCK : FEED_BLOCK;
 
+    while (off < len && !(stop && *stop)) {
+        size_t k = len - off < block ? len - off : block;
+
+        if (wide)
+            *wide = p->entry_size >= 16 ? p->entry_buf : NULL;
+        block = FEED_BLOCK;
         if (csv_parse(p, buf + off, k, cb1, cb2, data) != k)
             return csv_error(p) == CSV_EPARSE ? FEED_EPARSE : FEED_ENOMEM;
         if (csv_get_buffer_size(p) > FIELD_MAX + CSV_BLOCK)
@@ -1725,7 +1806,7 @@ static size_t record_line(const struct layout *lay, const char *buf,
         if (!in_record)
             pending = line;
         l.row_ended = 0;
-        if (feed(&p, buf, pos, next, loc_field, loc_row, &l, NULL)
+        if (feed(&p, buf, pos, next, loc_field, loc_row, &l, NULL, NULL)
                 != FEED_OK || l.rows > rec)
             break;
         in_record = (in_record || content) && !l.row_ended;
@@ -1742,7 +1823,9 @@ struct raw {
     int use[N_KEPT];            /* which of v[] are kept */
     double *v[N_KEPT];          /* NULL for columns not used */
     /* kept up to date row by row, for post-processing: */
-    size_t inc, dec, eq;        /* adjacent time steps up, down, equal */
+    size_t inc, dec, eq;        /* adjacent time steps up, down, equal
+                                 * (inc worked out at the end) */
+    int ohlcv;                  /* v[] of OHLC and volume all kept */
     size_t suspect;             /* rows that may be bad bars */
     int midnight;               /* every time is at 00:00 UTC */
     int64_t cand;               /* the likely most common step ... */
@@ -1765,6 +1848,7 @@ struct rows_ctx {
     size_t rec;                 /* records ended so far */
     int any_text, extra_text;
     double v[N_V];
+    int frac[N_V];              /* each column's shape for shaped_plain */
     int64_t unix_t;
     char date[TXT_MAX + 1], tod[TXT_MAX + 1];
     size_t date_len, tod_len;
@@ -1783,6 +1867,7 @@ struct rows_ctx {
     size_t n_skip, cap_skip;
     struct time_cache tc;
     struct raw raw;
+    const void *wide;           /* fields here may be read 8 bytes wide */
 };
 
 /* The record index of raw row i: rows are the records that were not
@@ -2061,15 +2146,12 @@ static NOINLINE void other_field(struct rows_ctx *c, const char *s,
         copy_text(c->tod, &c->tod_len, s, len);
 }
 
-static void on_field(void *data, size_t len, void *vctx)
+/* Every field but the plainest numbers, which on_field reads itself. */
+static NOINLINE void field_rest(struct rows_ctx *c, const char *s,
+                                size_t len, size_t f)
 {
-    struct rows_ctx *c = vctx;
-    const char *s = data ? (const char *)data : "";
-    size_t f = c->field++;
     double x;
 
-    if (c->rc)
-        return;
     if (f < c->n_fields) {
         int role = c->role[f];
 
@@ -2077,6 +2159,7 @@ static void on_field(void *data, size_t len, void *vctx)
             if (fast_plain(s, len, c->point, &x)) {
                 c->v[v_of_role[role]] = x;
                 c->any_text = 1;
+                c->frac[v_of_role[role]] = cell_frac(s, len, c->point);
                 return;
             }
         } else if (role == BAL_COL_DATE && c->stamp_fast) {
@@ -2088,6 +2171,27 @@ static void on_field(void *data, size_t len, void *vctx)
         }
     }
     other_field(c, s, len, f);
+}
+
+/* libcsv's field callback, called some 4 million times a second: kept a
+ * leaf for the commonest cell (a short plain number) so that it saves no
+ * registers; everything else goes to field_rest. */
+static void on_field(void *data, size_t len, void *vctx)
+{
+    struct rows_ctx *c = vctx;
+    size_t f = c->field++;
+    int role;
+
+    if (c->rc)
+        return;
+    role = f < c->n_fields ? c->role[f] : -1;
+    if (role >= BAL_COL_OPEN && data == c->wide && data
+        && shaped_plain(c->frac[v_of_role[role]], data, len, c->point,
+                        &c->v[v_of_role[role]])) {
+        c->any_text = 1;
+        return;
+    }
+    field_rest(c, data ? (const char *)data : "", len, f);
 }
 
 /* Which order do the slash dates of the date column follow? One pass of
@@ -2133,7 +2237,7 @@ static int slash_order(struct rows_ctx *c)
     csv_set_delim(&p, (unsigned char)lay->delim);
     csv_set_blk_size(&p, CSV_BLOCK);
     if (feed(&p, c->buf, lay->data_off, c->len, slash_field, slash_row, &sc,
-             NULL) == FEED_OK)
+             NULL, NULL) == FEED_OK)
         csv_fini(&p, slash_field, slash_row, &sc);
     csv_free(&p);
     if (sc.second_big)
@@ -2268,36 +2372,56 @@ static int read_date_tod(struct rows_ctx *c, int64_t *t, size_t *bad_col,
     return 1;
 }
 
+/* An adjusted close: open, high and low scaled by adj / close, then the
+ * close replaced by adj. */
+static NOINLINE void adjust_row(struct rows_ctx *c)
+{
+    double *v = c->v;
+    size_t i;
+
+    if (c->lay->ohlc) {
+        double ratio = v[V_ADJ] / v[V_CLOSE];
+
+        if (!isfinite(ratio) || !(v[V_CLOSE] > 0))
+            ratio = NAN;        /* cannot adjust: the bar is missing */
+        for (i = V_OPEN; i <= V_LOW; i++) {
+            v[i] *= ratio;
+            if (!isfinite(v[i]))
+                v[i] = NAN;
+        }
+    }
+    v[V_CLOSE] = v[V_ADJ];
+}
+
+/* Appends the record's time and values, and keeps the running facts
+ * post_process reads. Called once per row: the common layout (OHLC and
+ * volume, no adjusted close) takes no test per column. */
 static int push_row(struct rows_ctx *c, int64_t t)
 {
     struct raw *r = &c->raw;
-    double *v = c->v;
+    const double *v = c->v;
     size_t n = r->n, i;
 
     if (n == r->cap && raw_resize(r, r->cap * 2 + 1024) < 0)
         return bal_error_set(c->err, BAL_ENOMEM, "out of memory");
-    if (c->lay->adj) {
-        if (c->lay->ohlc) {
-            double ratio = v[V_ADJ] / v[V_CLOSE];
-
-            if (!isfinite(ratio) || !(v[V_CLOSE] > 0))
-                ratio = NAN;    /* cannot adjust: the bar is missing */
-            for (i = V_OPEN; i <= V_LOW; i++) {
-                v[i] *= ratio;
-                if (!isfinite(v[i]))
-                    v[i] = NAN;
-            }
-        }
-        v[V_CLOSE] = v[V_ADJ];
-    }
+    if (c->lay->adj)
+        adjust_row(c);
     r->time[n] = t;
-    for (i = 0; i < N_KEPT; i++)
-        if (r->v[i])
-            r->v[i][n] = v[i];
+    if (r->ohlcv) {
+        r->v[V_OPEN][n] = v[V_OPEN];
+        r->v[V_HIGH][n] = v[V_HIGH];
+        r->v[V_LOW][n] = v[V_LOW];
+        r->v[V_CLOSE][n] = v[V_CLOSE];
+        r->v[V_VOL][n] = v[V_VOL];
+    } else {
+        for (i = 0; i < N_KEPT; i++)
+            if (r->v[i])
+                r->v[i][n] = v[i];
+    }
+    r->n = n + 1;
     if (n > 0) {
         int64_t d = t - r->time[n - 1];
 
-        r->inc += d > 0;
         r->dec += d < 0;
         r->eq += d == 0;
         if (r->votes == 0)
@@ -2307,14 +2431,14 @@ static int push_row(struct rows_ctx *c, int64_t t)
         else
             r->votes--;
     }
-    r->midnight &= t % 86400 == 0;
+    if (r->midnight)            /* settled by the first bar off midnight */
+        r->midnight = t % 86400 == 0;
     if (c->lay->ohlc)
-        r->suspect += !(v[V_LOW] > 0 && v[V_LOW] <= v[V_OPEN]
-                        && v[V_OPEN] <= v[V_HIGH] && v[V_LOW] <= v[V_CLOSE]
-                        && v[V_CLOSE] <= v[V_HIGH]);
+        r->suspect += !((v[V_LOW] > 0) & (v[V_LOW] <= v[V_OPEN])
+                        & (v[V_OPEN] <= v[V_HIGH]) & (v[V_LOW] <= v[V_CLOSE])
+                        & (v[V_CLOSE] <= v[V_HIGH]));
     else
         r->suspect += !(v[V_CLOSE] > 0);
-    r->n = n + 1;
     return 0;
 }
 
@@ -2415,7 +2539,7 @@ static int read_rows(struct rows_ctx *c)
     csv_set_delim(&p, (unsigned char)lay->delim);
     csv_set_blk_size(&p, CSV_BLOCK);
     st = feed(&p, c->buf, lay->data_off, c->len, on_field, on_row, c,
-              &c->rc);
+              &c->rc, &c->wide);
     if (!c->rc) {
         if (st == FEED_EPARSE)
             row_fail(c, c->field + 1, "malformed quoted field");
@@ -2428,6 +2552,7 @@ static int read_rows(struct rows_ctx *c)
             row_fail(c, c->field + 1, "unterminated quoted field");
     }
     csv_free(&p);
+    c->wide = NULL;
     if (c->rc && c->err_rec != SIZE_MAX && c->err)
         c->err->line = record_line(lay, c->buf, c->len, c->err_rec);
     if (!c->rc && c->raw.n == 0 && lay->header_line)
@@ -3335,6 +3460,7 @@ static int post_process(bal_series *out, struct rows_ctx *c,
     const bal_load_options *opt = c->opt;
     int rc = 0, whole = 0;
 
+    r->inc = r->n - 1 - r->dec - r->eq;     /* n >= 1 here */
     out->defects.unsorted = r->dec > r->inc ? r->inc : r->dec;
     if (r->dec == 0 && r->eq == 0 && r->suspect == 0) {
         take_raw(out, r, r->n);     /* nothing to sort, drop or repair */
@@ -3452,6 +3578,7 @@ int bal_series_parse(bal_series *out, const char *name, const char *buf,
     c->raw.use[V_OPEN] = c->raw.use[V_HIGH] = c->raw.use[V_LOW] = lay.ohlc;
     c->raw.use[V_CLOSE] = 1;
     c->raw.use[V_VOL] = lay.col[BAL_COL_VOLUME] >= 0;
+    c->raw.ohlcv = lay.ohlc && c->raw.use[V_VOL];
     c->raw.midnight = 1;
     if (raw_resize(&c->raw, estimate_rows(buf, len, lay.data_off)) < 0) {
         rc = bal_error_set(err, BAL_ENOMEM, "out of memory");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ballast/loader.h"
 #include "helpers.h"
@@ -764,6 +765,120 @@ Test(loader, numbers_match_strtod_bit_for_bit)
 Test(loader, decimal_comma_numbers_match_strtod_bit_for_bit)
 {
     differential(1);
+}
+
+/* The loader reads a column's commonest cells (unsigned, at most 8
+ * bytes, as many digits after the point as the cell before) eight bytes
+ * at a time. Runs of such cells of every shape (0-8 digits before the
+ * point, 0-7 after, leading zeros, "5." and ".5"), broken by cells that
+ * look alike but must take the general reader (a sign, an exponent of
+ * the same length, 9 bytes and more, a missing cell), in the close and
+ * volume columns of an ISO-dated OHLCV file, every value bit for bit
+ * strtod's. */
+static void shaped_cell(char *cell, size_t before, size_t after, int point)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < before; i++)
+        cell[k++] = (char)('0' + rng() % 10);
+    if (point)
+        cell[k++] = '.';
+    for (i = 0; i < after; i++)
+        cell[k++] = (char)('0' + rng() % 10);
+    if (k == 0 || (point && before + after == 0))
+        cell[k++] = '7';
+    cell[k] = '\0';
+}
+
+static void odd_cell(char *cell)
+{
+    static const char *const odd[] = {
+        "-1.2345", "+1.2345", "1.2e+05", "12.34e1", "123456789",
+        "1.23456789", "0.00000001", "-0", "1E5", "00000000", ".5", "5.",
+        "99999999", "9999999.9", "4.0000000000000001"
+    };
+
+    strcpy(cell, odd[rng() % (sizeof(odd) / sizeof(odd[0]))]);
+}
+
+Test(loader, short_plain_numbers_match_strtod_bit_for_bit)
+{
+    size_t rows = getenv("VALGRIND") ? 20000 : 200000, cap = rows * 96 + 64;
+    size_t len = 0, r = 0, run = 0, i;
+    char *text = malloc(cap), (*close)[32] = malloc(rows * 32);
+    char (*vol)[32] = malloc(rows * 32);
+    size_t before = 1, after = 4, vbefore = 3;
+    int point = 1;
+    bal_series s = BAL_SERIES_INIT;
+    bal_load_options o = BAL_LOAD_OPTIONS_INIT;
+    bal_error e = BAL_ERROR_INIT;
+    char buf[1024], stamp[32];
+    struct tm tm;
+    time_t t;
+
+    cr_assert(text && close && vol);
+    o.spike_k = 0;                  /* the values are random */
+    len += (size_t)snprintf(text, cap, "time,close,volume\n");
+    for (r = 0; r < rows; r++) {
+        if (run == 0) {             /* a new shape for the next run */
+            run = 1 + rng() % 40;
+            point = rng() % 4 != 0;
+            before = rng() % 9;
+            after = point ? rng() % (9 - (before ? before : 1)) : 0;
+            if (!point && before == 0)
+                before = 1 + rng() % 8;
+            vbefore = 1 + rng() % 8;
+        }
+        run--;
+        if (rng() % 50 == 0)
+            odd_cell(close[r]);
+        else
+            shaped_cell(close[r], before, after, point);
+        if (rng() % 60 == 0)
+            odd_cell(vol[r]);
+        else
+            shaped_cell(vol[r], rng() % 5 ? vbefore : 1 + rng() % 8, 0, 0);
+        if (strtod(close[r], NULL) <= 0)
+            strcpy(close[r], "1");  /* a price must be positive */
+        t = 1577836800 + (time_t)r * 60;
+        gmtime_r(&t, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        len += (size_t)snprintf(text + len, cap - len, "%s,%s,%s\n", stamp,
+                                close[r], vol[r]);
+    }
+    cr_assert_eq(bal_series_parse(&s, "s.csv", text, len, &o, &e), 0, "%s",
+                 bal_error_format(&e, buf, sizeof(buf)));
+    cr_assert_eq(s.n, rows);
+    for (i = 0; i < rows; i++) {
+        assert_strtod(s.close[i], close[i]);
+        assert_strtod(s.volume[i], vol[i]);
+    }
+    bal_series_release(&s);
+    free(text);
+    free(close);
+    free(vol);
+}
+
+/* A cell of the column's shape but not a number is still an error at
+ * its own line and column. */
+Test(loader, short_cells_of_the_same_shape_still_checked)
+{
+    static const char *const bad[] = {
+        "1.2a45", "1.2.45", "1.23 5", "1.2-45", ":.2345", "/.2345"
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[512], want[256];
+
+        snprintf(text, sizeof(text),
+                 "time,close\n2020-01-01T00:00:00Z,1.2345\n"
+                 "2020-01-01T01:00:00Z,2.3456\n2020-01-01T02:00:00Z,%s\n",
+                 bad[i]);
+        snprintf(want, sizeof(want),
+                 "t.csv:4:2: cannot parse '%s' as a number", bad[i]);
+        expect_error(text, NULL, BAL_EPARSE, want);
+    }
 }
 
 /* Differential test of bal_series_parse_number against strtod (glibc's
