@@ -482,47 +482,48 @@ static const uint64_t zero_pad[9] = {
 };
 
 /* The commonest cell of a numeric column, an unsigned plain number of at
- * most 8 bytes with as many digits after the point as the column's last
- * such cell (frac; -1: no point), read without a loop: the point
- * squeezed out, the digits padded on the left with '0' (the bytes past
- * len, whatever they hold, leave by the top), all eight read at once.
- * The 8 bytes at s may be read. Returns 1, or 0 for fast_plain to
- * decide (it gives the same double where both apply). */
-static int shaped_plain(int frac, const char *s, size_t len, char point,
+ * most 8 bytes with its point at the same place as in the column's last
+ * such cell (`at` bytes in; -1: no point; the digits after it may vary,
+ * as they do where trailing zeros are left off), read without a loop:
+ * the point squeezed out, the digits padded on the left with '0' (the
+ * bytes past len, whatever they hold, leave by the top), all eight read
+ * at once. The 8 bytes at s may be read. Returns 1, or 0 for fast_plain
+ * to decide (it gives the same double where both apply). */
+static int shaped_plain(int at, const char *s, size_t len, char point,
                         double *out)
 {
     uint64_t w, m, keep;
-    size_t nd = len, at;
+    size_t nd = len, frac = 0;
     double v;
 
     if (len - 1 >= 8)           /* 0 and above 8 alike */
         return 0;
     memcpy(&w, s, 8);
-    if (frac >= 0) {
-        at = len - (size_t)frac - 1;
-        if (at >= 8 || (unsigned char)(w >> (8 * at)) != (unsigned char)point
-            || len == 1)
+    if (at >= 0) {
+        if ((size_t)at >= len || len == 1
+            || (unsigned char)(w >> (8 * at)) != (unsigned char)point)
             return 0;
         keep = (UINT64_C(1) << (8 * at)) - 1;
         w = (w & keep) | ((w >> 8) & ~keep);
         nd = len - 1;
+        frac = nd - (size_t)at;
     }
     if (!eight_digits((w << (8 * (8 - nd))) | zero_pad[nd], &m))
         return 0;
     v = (double)m;
-    if (frac > 0)
+    if (frac)
         v /= pow10_exact[frac];
     *out = v;
     return 1;
 }
 
-/* The frac of shaped_plain for a cell another reader took: digits after
- * its point, -1 without one. */
-static int cell_frac(const char *s, size_t len, char point)
+/* The `at` of shaped_plain for a cell another reader took: where its
+ * point is, -1 without one. */
+static int point_at(const char *s, size_t len, char point)
 {
     const char *dot = memchr(s, point, len);
 
-    return dot ? (int)(len - (size_t)(dot - s) - 1) : -1;
+    return dot ? (int)(dot - s) : -1;
 }
 
 /* Does the grouped integer part s[0..n) read d{1,3}(g ddd)*? */
@@ -1848,7 +1849,7 @@ struct rows_ctx {
     size_t rec;                 /* records ended so far */
     int any_text, extra_text;
     double v[N_V];
-    int frac[N_V];              /* each column's shape for shaped_plain */
+    int point_at[N_V];          /* each column's, for shaped_plain */
     int64_t unix_t;
     char date[TXT_MAX + 1], tod[TXT_MAX + 1];
     size_t date_len, tod_len;
@@ -2159,7 +2160,7 @@ static NOINLINE void field_rest(struct rows_ctx *c, const char *s,
             if (fast_plain(s, len, c->point, &x)) {
                 c->v[v_of_role[role]] = x;
                 c->any_text = 1;
-                c->frac[v_of_role[role]] = cell_frac(s, len, c->point);
+                c->point_at[v_of_role[role]] = point_at(s, len, c->point);
                 return;
             }
         } else if (role == BAL_COL_DATE && c->stamp_fast) {
@@ -2186,7 +2187,7 @@ static void on_field(void *data, size_t len, void *vctx)
         return;
     role = f < c->n_fields ? c->role[f] : -1;
     if (role >= BAL_COL_OPEN && data == c->wide && data
-        && shaped_plain(c->frac[v_of_role[role]], data, len, c->point,
+        && shaped_plain(c->point_at[v_of_role[role]], data, len, c->point,
                         &c->v[v_of_role[role]])) {
         c->any_text = 1;
         return;
@@ -2912,7 +2913,7 @@ static void neighbour_medians(const double *c, size_t n, double *med)
 
 /* Sampled selection: the median of the n values v_i = src[i], or
  * |src[i] - shift| when `absolute` (the mean of the middle two for even
- * n). A stride sample of SAMPLE values, sorted, brackets the middle ranks
+ * n). Two ranks of a stride sample of SAMPLE values bracket the middle ranks
  * by SAMPLE_GAP sample ranks on each side; one branch-free pass counts
  * the values below the bracket and packs those inside it into *work
  * (*cap doubles), where select_double finishes. When the bracket misses,
@@ -2935,13 +2936,16 @@ static int spread_median(double *out, const double *src, size_t n,
             v = src[i * (n / SAMPLE)];
             sample[i] = absolute ? fabs(v - shift) : v;
         }
-        qsort(sample, SAMPLE, sizeof(*sample), cmp_double);
         ks = kmin / (n / SAMPLE);
-        if (ks >= SAMPLE_GAP)
+        if (ks >= SAMPLE_GAP) {
+            select_double(sample, SAMPLE, ks - SAMPLE_GAP);
             lo = sample[ks - SAMPLE_GAP];
+        }
         ks = k / (n / SAMPLE);
-        if (ks + SAMPLE_GAP < SAMPLE)
+        if (ks + SAMPLE_GAP < SAMPLE) {
+            select_double(sample, SAMPLE, ks + SAMPLE_GAP);
             hi = sample[ks + SAMPLE_GAP];
+        }
         for (i = 0; i < n && m < *cap; i++) {
             int skip;
 

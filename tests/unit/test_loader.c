@@ -768,13 +768,13 @@ Test(loader, decimal_comma_numbers_match_strtod_bit_for_bit)
 }
 
 /* The loader reads a column's commonest cells (unsigned, at most 8
- * bytes, as many digits after the point as the cell before) eight bytes
- * at a time. Runs of such cells of every shape (0-8 digits before the
- * point, 0-7 after, leading zeros, "5." and ".5"), broken by cells that
- * look alike but must take the general reader (a sign, an exponent of
- * the same length, 9 bytes and more, a missing cell), in the close and
- * volume columns of an ISO-dated OHLCV file, every value bit for bit
- * strtod's. */
+ * bytes, the point where the cell before had it) eight bytes at a time.
+ * Runs of such cells of every shape (0-8 digits before the point, 0-7
+ * after and a varying number of them, as where trailing zeros are left
+ * off; leading zeros, "5." and ".5"), broken by cells that look alike
+ * but must take the general reader (a sign, an exponent of the same
+ * length, 9 bytes and more), in the close and volume columns, every
+ * value bit for bit strtod's. */
 static void shaped_cell(char *cell, size_t before, size_t after, int point)
 {
     size_t i, k = 0;
@@ -832,8 +832,10 @@ Test(loader, short_plain_numbers_match_strtod_bit_for_bit)
         run--;
         if (rng() % 50 == 0)
             odd_cell(close[r]);
-        else
-            shaped_cell(close[r], before, after, point);
+        else                        /* now and then fewer decimals */
+            shaped_cell(close[r], before,
+                        after && rng() % 4 == 0 ? rng() % after : after,
+                        point);
         if (rng() % 60 == 0)
             odd_cell(vol[r]);
         else
