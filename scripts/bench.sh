@@ -10,6 +10,14 @@ B="$ROOT/build/bench"
 N=${BENCH_ASSETS:-50}
 STEPS=${BENCH_STEPS:-87600}
 mkdir -p "$B"
+# One core, and the same one throughout: on a shared VM an unpinned run
+# that the scheduler moves between cores can lose half its speed. Every
+# measured run (ballast and pandas) is pinned, when taskset (util-linux)
+# is there.
+PIN=()
+if command -v taskset > /dev/null 2>&1; then
+    PIN=(taskset -c 0)
+fi
 MKT="$B/h${N}x${STEPS}"
 if [ ! -f "$MKT/assets.json" ]; then
     echo "generating $N hourly assets x $STEPS steps into $MKT (once)"
@@ -38,7 +46,7 @@ echo "market: $N assets, $(du -sh "$MKT" | cut -f1), $bytes CSV bytes"
 rm -rf "$B/cache"
 best_hit=0; best_bt=1e9
 for i in 1 2 3; do
-    "$BALLAST" run "$CFG" -o "$B/out" --cache-dir "$B/cache" \
+    "${PIN[@]}" "$BALLAST" run "$CFG" -o "$B/out" --cache-dir "$B/cache" \
         > /dev/null 2> "$B/run.log"
     load=$(sed -n 's/.*loaded .* (\([0-9.]*\) MB\/s).*/\1/p' "$B/run.log")
     bt=$(sed -n 's/.*backtest of .* in \([0-9.]*\) s.*/\1/p' "$B/run.log")
@@ -71,7 +79,8 @@ done
 load_mb() {     # REPEATS FILE... -> best MB/s of bench-load
     local r=$1
     shift
-    "$BDIR/bench-load" -r "$r" "$@" | sed -n 's/^load: \([0-9.]*\) MB.*/\1/p'
+    "${PIN[@]}" "$BDIR/bench-load" -r "$r" "$@" \
+        | sed -n 's/^load: \([0-9.]*\) MB.*/\1/p'
 }
 big_bytes=$(wc -c < "$BIG/EURUSD.csv")
 mkt_bytes=$(cat "${MKTFILES[@]}" | wc -c)
@@ -83,7 +92,7 @@ echo "ballast load:     $load_mkt MB/s (${#MKTFILES[@]} asset files, $mkt_bytes 
 PY=/usr/bin/python3
 if [ -x "$PY" ] && "$PY" -c "import pandas" 2>/dev/null; then
     pandas_mb() {   # FILE... -> best MB/s of read_csv(parse_dates), of 3
-        "$PY" - "$@" <<'PY'
+        "${PIN[@]}" "$PY" - "$@" <<'PY'
 import sys, time
 import pandas as pd
 files = sys.argv[1:]

@@ -456,6 +456,19 @@ static int fast_plain(const char *s, size_t len, char point, double *out)
 #endif
 }
 
+/* The 8 bytes at s as a number with the first byte lowest, whatever the
+ * host's byte order. */
+static uint64_t load_le64(const char *s)
+{
+    uint64_t w;
+
+    memcpy(&w, s, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
 /* Reading eight ASCII digits at once (SWAR): w holds the text with its
  * first byte lowest. Returns 1 and the value in *m when all eight bytes
  * are digits: each byte's high nibble is 3, and still 3 after adding 6
@@ -498,7 +511,7 @@ static int shaped_plain(int at, const char *s, size_t len, char point,
 
     if (len - 1 >= 8)           /* 0 and above 8 alike */
         return 0;
-    memcpy(&w, s, 8);
+    w = load_le64(s);
     if (at >= 0) {
         if ((size_t)at >= len || len == 1
             || (unsigned char)(w >> (8 * at)) != (unsigned char)point)
@@ -1864,6 +1877,11 @@ struct rows_ctx {
     int64_t stamp;              /* its time */
     char day_text[10];          /* the last date fast_stamp read */
     int64_t day_days;           /* and its days since the epoch */
+    size_t tail_n;              /* the last time's length (0: none), */
+    int tail_fmt;               /* format, */
+    char tail_sep;              /* separator before the hour, */
+    uint64_t tail;              /* bytes after the hour */
+    int64_t tail_secs;          /* and their minutes and seconds */
     size_t *skip;               /* records skipped as blank, ascending */
     size_t n_skip, cap_skip;
     struct time_cache tc;
@@ -2070,6 +2088,7 @@ static int fast_stamp(struct rows_ctx *c, const char *s, size_t n,
     unsigned y1, y2, mo, d, h = 0, mi = 0, sec = 0;
     int fmt, y;
     int64_t v;
+    uint64_t tail;
 
     if (n != 10 && n != 16 && n != 19 && n != 20)
         return -1;
@@ -2094,16 +2113,33 @@ static int fast_stamp(struct rows_ctx *c, const char *s, size_t n,
         *t = v;
         return fmt;
     }
-    if (!(s[10] == ' ' || (fmt == FMT_ISO && (s[10] == 'T' || s[10] == 't')))
-        || s[13] != ':' || !two_digits(s + 11, &h) || !two_digits(s + 14, &mi)
-        || h > 23 || mi > 59)
-        return -1;
-    if (n > 16 && (s[16] != ':' || !two_digits(s + 17, &sec) || sec > 59))
-        return -1;
-    v += (int64_t)h * 3600 + (int64_t)mi * 60 + sec;
-    if (n == 20) {
-        if (fmt != FMT_ISO || (s[19] != 'Z' && s[19] != 'z'))
+    /* bars a fixed step apart mostly change the hour only: the rest of
+     * the time, the same bytes as the last stamp's, keeps its value */
+    tail = load_le64(s + n - 8) >> (8 * (21 - n));  /* bytes 13..n-1 */
+    if (n == c->tail_n && fmt == c->tail_fmt && s[10] == c->tail_sep
+        && tail == c->tail) {
+        if (!two_digits(s + 11, &h) || h > 23)
             return -1;
+        v += (int64_t)h * 3600 + c->tail_secs;
+    } else {
+        if (!(s[10] == ' '
+              || (fmt == FMT_ISO && (s[10] == 'T' || s[10] == 't')))
+            || s[13] != ':' || !two_digits(s + 11, &h)
+            || !two_digits(s + 14, &mi) || h > 23 || mi > 59)
+            return -1;
+        if (n > 16 && (s[16] != ':' || !two_digits(s + 17, &sec) || sec > 59))
+            return -1;
+        if (n == 20 && (fmt != FMT_ISO || (s[19] != 'Z' && s[19] != 'z')))
+            return -1;
+        c->tail_n = n;
+        c->tail_fmt = fmt;
+        c->tail_sep = s[10];
+        c->tail = tail;
+        c->tail_secs = (int64_t)mi * 60 + sec;
+        v += (int64_t)h * 3600 + c->tail_secs;
+    }
+    if (n == 20) {
+        /* UTC already */
     } else if (c->opt->tz_fx_server) {
         int64_t u = v - 3 * 3600;
 

@@ -767,6 +767,76 @@ Test(loader, decimal_comma_numbers_match_strtod_bit_for_bit)
     differential(1);
 }
 
+/* Stamps a fixed step apart share everything after the hour, which the
+ * loader reads once and then keeps while those bytes stay the same. Long
+ * runs of every form (T, t or space; with or without seconds and Z;
+ * minutes and seconds changing now and then), each time against timegm;
+ * and a bad hour, or a form the run's format does not allow, right after
+ * a run is still an error at its line. */
+Test(loader, stamp_runs_match_timegm)
+{
+    static const struct {
+        char dsep, tsep;        /* between the date's parts; before the hour */
+        int seconds;
+        const char *zone;
+    } forms[] = {
+        { '-', 'T', 1, "Z" }, { '-', 't', 1, "z" }, { '-', ' ', 1, "" },
+        { '-', ' ', 0, "" }, { '-', 'T', 1, "" }, { '.', ' ', 1, "" },
+        { '.', ' ', 0, "" }
+    };
+    size_t f, r, rows = 3000, cap = rows * 40 + 64, len;
+    char *text = malloc(cap), stamp[40], buf[1024];
+    time_t *want = malloc(rows * sizeof(*want)), t;
+    struct tm tm;
+
+    cr_assert(text && want);
+    for (f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+        bal_series s = BAL_SERIES_INIT;
+        bal_error e = BAL_ERROR_INIT;
+        int minutes = !forms[f].seconds;
+
+        len = (size_t)snprintf(text, cap, "time,close\n");
+        t = 1577836800;
+        for (r = 0; r < rows; r++) {
+            t += 3600 + (rng() % 7 == 0 ? 60 * (time_t)(rng() % 50) : 0)
+               + (!minutes && rng() % 9 == 0 ? (time_t)(rng() % 50) : 0);
+            gmtime_r(&t, &tm);
+            snprintf(stamp, sizeof(stamp), "%04d%c%02d%c%02d%c%02d:%02d",
+                     tm.tm_year + 1900, forms[f].dsep, tm.tm_mon + 1,
+                     forms[f].dsep, tm.tm_mday, forms[f].tsep, tm.tm_hour,
+                     tm.tm_min);
+            if (forms[f].seconds)
+                snprintf(stamp + 16, sizeof(stamp) - 16, ":%02d%s",
+                         tm.tm_sec, forms[f].zone);
+            want[r] = minutes ? t - tm.tm_sec : t;
+            len += (size_t)snprintf(text + len, cap - len, "%s,1.5\n",
+                                    stamp);
+        }
+        cr_assert_eq(bal_series_parse(&s, "r.csv", text, len, NULL, &e), 0,
+                     "form %zu: %s", f,
+                     bal_error_format(&e, buf, sizeof(buf)));
+        cr_assert_eq(s.n, rows);
+        for (r = 0; r < rows; r++)
+            cr_assert_eq(s.time[r], (int64_t)want[r], "form %zu row %zu", f,
+                         r);
+        bal_series_release(&s);
+    }
+    free(text);
+    free(want);
+    expect_error("time,close\n2020-01-01T22:00:00Z,1.5\n"
+                 "2020-01-01T23:00:00Z,1.5\n2020-01-02T24:00:00Z,1.5\n",
+                 NULL, BAL_EPARSE,
+                 "t.csv:4:1: cannot parse '2020-01-02T24:00:00Z' as a date");
+    expect_error("time,close\n2020-01-01 22:00,1.5\n"
+                 "2020-01-01 23:00,1.5\n2020-01-02 2x:00,1.5\n",
+                 NULL, BAL_EPARSE,
+                 "t.csv:4:1: cannot parse '2020-01-02 2x:00' as a date");
+    expect_error("time,close\n2020.01.01 22:00:00,1.5\n"
+                 "2020.01.01 23:00:00,1.5\n2020.01.02T01:00:00,1.5\n",
+                 NULL, BAL_EPARSE,
+                 "t.csv:4:1: cannot parse '2020.01.02T01:00:00' as a date");
+}
+
 /* The loader reads a column's commonest cells (unsigned, at most 8
  * bytes, the point where the cell before had it) eight bytes at a time.
  * Runs of such cells of every shape (0-8 digits before the point, 0-7
