@@ -2183,15 +2183,16 @@ static NOINLINE void other_field(struct rows_ctx *c, const char *s,
         copy_text(c->tod, &c->tod_len, s, len);
 }
 
-/* Every field but the plainest numbers, which on_field reads itself. */
+/* Every field but the plainest numbers, which on_field reads itself;
+ * role is the field's, -1 past the header's columns. */
 static NOINLINE void field_rest(struct rows_ctx *c, const char *s,
-                                size_t len, size_t f)
+                                size_t len, size_t f, int role)
 {
     double x;
 
-    if (f < c->n_fields) {
-        int role = c->role[f];
-
+    if (c->rc)
+        return;
+    if (role >= 0) {
         if (role >= BAL_COL_OPEN) {
             if (fast_plain(s, len, c->point, &x)) {
                 c->v[v_of_role[role]] = x;
@@ -2217,18 +2218,17 @@ static void on_field(void *data, size_t len, void *vctx)
 {
     struct rows_ctx *c = vctx;
     size_t f = c->field++;
-    int role;
+    int role = f < c->n_fields ? c->role[f] : -1;
 
-    if (c->rc)
-        return;
-    role = f < c->n_fields ? c->role[f] : -1;
+    /* after an error only field_rest must stay quiet: this writes no
+     * more than a value */
     if (role >= BAL_COL_OPEN && data == c->wide && data
         && shaped_plain(c->point_at[v_of_role[role]], data, len, c->point,
                         &c->v[v_of_role[role]])) {
         c->any_text = 1;
         return;
     }
-    field_rest(c, data ? (const char *)data : "", len, f);
+    field_rest(c, data ? (const char *)data : "", len, f, role);
 }
 
 /* Which order do the slash dates of the date column follow? One pass of
