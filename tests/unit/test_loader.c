@@ -1508,23 +1508,28 @@ Test(loader, spike_repair_sets_close_to_neighbour_median)
     free(text);
 }
 
-/* Not in loader.h: the comparator network behind m_t. */
-void bal__series_medians(const double *c, size_t n, double *med);
+/* Not in loader.h: the comparator network behind m_t, on the paths up to
+ * `path` (0 scalar, 1 SSE2, 2 AVX2) the machine has. */
+void bal__series_medians(const double *c, size_t n, double *med, int path);
 
 /* m_t against a brute force with GSL (sort the neighbours, take the
- * median) on random series of every length up to 60 and a long one, with
- * many ties (values from a small set) and without. */
+ * median) on random series of every length up to 60 and some long ones,
+ * with many ties (values from a small set) and without, on each path of
+ * the comparator network (the scalar one, SSE2, AVX2: those the machine
+ * lacks fall back to the next). */
 Test(loader, neighbour_medians_match_brute_force)
 {
     size_t n, t, j, k, round;
     double c[3000], med[3000], nb[10];
+    int path;
 
-    for (round = 0; round < 200; round++) {
-        n = round < 120 ? 1 + round % 60 : 3000 - round;
+    for (round = 0; round < 600; round++) {
+        n = round % 200 < 120 ? 1 + round % 60 : 3000 - round % 200;
+        path = (int)(round / 200);
         for (t = 0; t < n; t++)
             c[t] = round % 2 ? 1.0 + (double)(rng() % 4)
                              : 100.0 + (double)(rng() % 100000) / 997.0;
-        bal__series_medians(c, n, med);
+        bal__series_medians(c, n, med, path);
         for (t = 0; t < n; t++) {
             for (k = 0, j = t >= 5 ? t - 5 : 0; j <= t + 5 && j < n; j++)
                 if (j != t)
@@ -1533,7 +1538,7 @@ Test(loader, neighbour_medians_match_brute_force)
                 continue;           /* n == 1: no neighbour */
             gsl_sort(nb, 1, k);
             cr_assert_eq(med[t], gsl_stats_median_from_sorted_data(nb, 1, k),
-                         "n %zu t %zu", n, t);
+                         "path %d n %zu t %zu", path, n, t);
         }
     }
 }
