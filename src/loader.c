@@ -2934,6 +2934,7 @@ static void neighbour_medians(const double *c, size_t n, double *med,
 {
     size_t t = 5;
 
+    (void)path;                 /* without SSE2, the scalar path alone */
     if (n < 11) {
         for (t = 0; t < n; t++)
             med[t] = edge_median(c, n, t);
