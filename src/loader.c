@@ -2183,8 +2183,9 @@ static NOINLINE void other_field(struct rows_ctx *c, const char *s,
         copy_text(c->tod, &c->tod_len, s, len);
 }
 
-/* Every field but the plainest numbers, which on_field reads itself;
- * role is the field's, -1 past the header's columns. */
+/* Every field but the plainest numbers and the dates fast_stamp reads,
+ * which on_field hands elsewhere; role is the field's, -1 past the
+ * header's columns. */
 static NOINLINE void field_rest(struct rows_ctx *c, const char *s,
                                 size_t len, size_t f, int role)
 {
@@ -2192,23 +2193,26 @@ static NOINLINE void field_rest(struct rows_ctx *c, const char *s,
 
     if (c->rc)
         return;
-    if (role >= 0) {
-        if (role >= BAL_COL_OPEN) {
-            if (fast_plain(s, len, c->point, &x)) {
-                c->v[v_of_role[role]] = x;
-                c->any_text = 1;
-                c->point_at[v_of_role[role]] = point_at(s, len, c->point);
-                return;
-            }
-        } else if (role == BAL_COL_DATE && c->stamp_fast) {
-            c->stamp_fmt = fast_stamp(c, s, len, &c->stamp);
-            if (c->stamp_fmt >= 0) {
-                c->any_text = 1;
-                return;
-            }
-        }
+    if (role >= BAL_COL_OPEN && fast_plain(s, len, c->point, &x)) {
+        c->v[v_of_role[role]] = x;
+        c->any_text = 1;
+        c->point_at[v_of_role[role]] = point_at(s, len, c->point);
+        return;
     }
     other_field(c, s, len, f);
+}
+
+/* The date column when fast_stamp may read it. */
+static NOINLINE void date_field(struct rows_ctx *c, const char *s,
+                                size_t len, size_t f)
+{
+    if (c->rc)
+        return;
+    c->stamp_fmt = fast_stamp(c, s, len, &c->stamp);
+    if (c->stamp_fmt >= 0)
+        c->any_text = 1;
+    else
+        other_field(c, s, len, f);
 }
 
 /* libcsv's field callback, called for every cell (some 30 million a
@@ -2226,6 +2230,10 @@ static void on_field(void *data, size_t len, void *vctx)
         && shaped_plain(c->point_at[v_of_role[role]], data, len, c->point,
                         &c->v[v_of_role[role]])) {
         c->any_text = 1;
+        return;
+    }
+    if (role == BAL_COL_DATE && c->stamp_fast && data) {
+        date_field(c, data, len, f);
         return;
     }
     field_rest(c, data ? (const char *)data : "", len, f, role);
