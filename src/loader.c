@@ -2790,7 +2790,10 @@ static double edge_median(const double *c, size_t n, size_t t)
     } while (0)
 #define MN(a, b) ((a) = MIN(a, b))
 #define MX(a, b) ((b) = MAX(a, b))
-#define NETWORK()                                                          \
+/* The first stage of both networks: v0..v7 into the order the rest
+ * needs (Batcher's merge of two sorted fours, less the comparators
+ * whose outputs are not used). */
+#define SORT8_MIDDLE()                                                     \
     do {                                                                   \
         CX(v0, v1);                                                        \
         CX(v2, v3);                                                        \
@@ -2811,6 +2814,10 @@ static double edge_median(const double *c, size_t n, size_t t)
         CX(v1, v2);                                                        \
         CX(v3, v4);                                                        \
         CX(v5, v6);                                                        \
+    } while (0)
+#define NETWORK()                                                          \
+    do {                                                                   \
+        SORT8_MIDDLE();                                                    \
         CX(v8, v9);                                                        \
         CX(v8, v10);                                                       \
         CX(v9, v10);                                                       \
@@ -2830,25 +2837,7 @@ static double edge_median(const double *c, size_t n, size_t t)
 /* Positions 3..6 (0-based) of 10 sorted inputs v0..v9, the same way. */
 #define NETWORK10()                                                        \
     do {                                                                   \
-        CX(v0, v1);                                                        \
-        CX(v2, v3);                                                        \
-        CX(v0, v2);                                                        \
-        CX(v1, v3);                                                        \
-        CX(v1, v2);                                                        \
-        CX(v4, v5);                                                        \
-        CX(v6, v7);                                                        \
-        CX(v4, v6);                                                        \
-        CX(v5, v7);                                                        \
-        CX(v5, v6);                                                        \
-        CX(v0, v4);                                                        \
-        CX(v2, v6);                                                        \
-        CX(v2, v4);                                                        \
-        CX(v1, v5);                                                        \
-        MN(v3, v7);                                                        \
-        CX(v3, v5);                                                        \
-        CX(v1, v2);                                                        \
-        CX(v3, v4);                                                        \
-        CX(v5, v6);                                                        \
+        SORT8_MIDDLE();                                                    \
         CX(v8, v9);                                                        \
         MX(v0, v8);                                                        \
         CX(v4, v8);                                                        \
@@ -3020,6 +3009,7 @@ static void neighbour_medians(const double *c, size_t n, double *med,
 #undef MX
 #undef NETWORK
 #undef NETWORK10
+#undef SORT8_MIDDLE
 
 /* Sampled selection: the median of the n values v_i = src[i], or
  * |src[i] - shift| when `absolute` (the mean of the middle two for even
